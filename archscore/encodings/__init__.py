@@ -1,0 +1,1 @@
+"""Graph encodings: turn any architecture DAG into a feature vector."""

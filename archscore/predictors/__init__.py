@@ -1,0 +1,1 @@
+"""Surrogate predictors and learning-curve extrapolators."""

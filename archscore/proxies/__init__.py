@@ -1,0 +1,1 @@
+"""Zero-cost proxies: score an untrained ``torch.nn.Module`` from one minibatch."""

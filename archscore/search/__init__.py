@@ -1,0 +1,1 @@
+"""Search loops that consume estimators."""
