@@ -1,0 +1,238 @@
+"""``zc:ensemble``: a label-free rank aggregation of complementary zero-cost proxies.
+
+How it works
+------------
+Each architecture of the candidate list is built and scored with a few
+zero-cost proxies in one :func:`archscore.proxies.compute` call (shared
+forward/backward passes). Every proxy's scores are turned into normalised
+ranks over the candidates, ``r = rank / n`` in ``(0, 1]`` (1 = best, average
+ranks for ties), and an architecture's ensemble score is the mean of the
+logarithms of its ranks::
+
+    score(a) = mean_m log(rank_m(a) / n)
+
+This is the non-linear rank aggregation of AZ-NAS (Lee & Ham, "AZ-NAS:
+Assembling Zero-Cost Proxies for Network Architecture Search", CVPR 2024,
+eq. 6). Taking the log before averaging makes the ensemble *conservative*: a
+candidate must be good on every proxy to rank high, because a low rank on any
+one of them costs much more than a high rank on another earns (log is concave).
+Ranks, rather than raw values, make proxies of different scales (synflow spans
+dozens of orders of magnitude, NASWOT a few units) commensurable without any
+fitted weights, so the ensemble needs no labels.
+
+Which proxies, and why
+----------------------
+The default set combines one proxy per aspect of an untrained network that
+predicts its trained accuracy, so that their errors are as independent as
+possible (the AZ-NAS argument; see the README section "zc:ensemble" for the
+data used to check the choice):
+
+* ``nwot`` - expressivity: how differently the ReLUs partition the minibatch
+  (Mellor et al. 2021);
+* ``synflow`` - data-free signal propagation through the weights (Tanaka et
+  al. 2020), which is exactly 0 for a network with no input-output path;
+* ``zico`` - trainability: mean/std ratio of the per-sample gradients (Li et
+  al. ICLR 2023);
+* ``flops`` - complexity/capacity, which the others under-weight.
+
+Architectures without a path from input to output (:meth:`Arch.is_connected`
+is false) compute a constant function: they are ranked below every connected
+one (their score is the lowest connected score minus one) and are left out of
+the ranks of the connected ones, so they do not shift them.
+
+Deviation from AZ-NAS: AZ-NAS aggregates four proxies of its own
+(expressivity, progressivity, trainability, FLOPs) computed from feature
+statistics; this ensemble aggregates proxies from archscore's suite instead,
+with the same log-rank rule. A proxy that is NaN for some candidate (undefined
+there) is left out of that candidate's mean instead of failing the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+from archscore.arch import Arch
+from archscore.base import Estimator, register_estimator
+
+logger = logging.getLogger(__name__)
+
+#: The proxies aggregated by default (see the module docstring for the reasons).
+DEFAULT_PROXIES: tuple[str, ...] = ("nwot", "synflow", "zico", "flops")
+
+#: Aggregation rules understood by :func:`rank_aggregate`.
+AGGREGATIONS = ("log_rank", "mean_rank")
+
+
+def rank_aggregate(
+    scores: Mapping[str, Sequence[float]],
+    higher_is_better: Mapping[str, bool] | None = None,
+    *,
+    valid: Sequence[bool] | None = None,
+    method: str = "log_rank",
+) -> np.ndarray:
+    """Aggregate several proxies' scores of the same candidates into one ranking score.
+
+    Parameters
+    ----------
+    scores : mapping of str to sequence of float
+        ``{proxy: values}``, every sequence of the same length ``n`` (one value
+        per candidate). NaN means "undefined for this candidate"; ``-inf`` /
+        ``+inf`` are ranked as the worst / best values.
+    higher_is_better : mapping of str to bool, optional
+        Direction of each proxy (default: higher is better for all). Proxies
+        where lower is better are negated before ranking.
+    valid : sequence of bool, optional
+        Candidates that may be ranked (default all). Invalid ones (e.g.
+        disconnected cells) get a score below every valid candidate and do
+        not take part in the ranks of the valid ones.
+    method : {"log_rank", "mean_rank"}, default="log_rank"
+        ``"log_rank"``: mean of ``log(rank / n_m)`` (AZ-NAS); ``"mean_rank"``:
+        mean of ``rank / n_m``, where ``n_m`` is the number of valid candidates
+        with a defined value of proxy ``m`` and rank ``n_m`` is the best.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Higher is better. Equal inputs give equal scores (ties are kept), and
+        permuting the candidates permutes the output the same way.
+
+    Examples
+    --------
+    >>> rank_aggregate({"a": [1.0, 2.0, 3.0], "b": [3.0, 1.0, 2.0]}, method="mean_rank")
+    array([0.66666667, 0.5       , 0.83333333])
+    """
+    if method not in AGGREGATIONS:
+        raise ValueError(f"method must be one of {AGGREGATIONS}, got {method!r}")
+    if not scores:
+        raise ValueError("scores is empty: need at least one proxy's values")
+    higher_is_better = dict(higher_is_better or {})
+    unknown = sorted(set(higher_is_better) - set(scores))
+    if unknown:
+        raise ValueError(f"higher_is_better names proxies without scores: {unknown}")
+    columns = {}
+    for name, values in scores.items():
+        v = np.asarray(values, dtype=float).reshape(-1)
+        columns[name] = v if higher_is_better.get(name, True) else -v
+    lengths = {name: v.shape[0] for name, v in columns.items()}
+    n = next(iter(lengths.values()))
+    if any(m != n for m in lengths.values()):
+        raise ValueError(f"every proxy needs one value per candidate; got lengths {lengths}")
+    ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(-1)
+    if ok.shape != (n,):
+        raise ValueError(f"valid has {ok.shape[0]} entries for {n} candidates")
+
+    total = np.zeros(n)
+    count = np.zeros(n)
+    for v in columns.values():
+        defined = ok & ~np.isnan(v)
+        m = int(defined.sum())
+        if m == 0:
+            continue
+        r = rankdata(v[defined], method="average") / m  # in (0, 1], 1 = best; inf ranks like a huge value
+        total[defined] += np.log(r) if method == "log_rank" else r
+        count[defined] += 1
+    out = np.empty(n)
+    has = count > 0
+    out[has] = total[has] / count[has]
+    # Candidates with no defined proxy or marked invalid go below every ranked one.
+    floor = (out[has].min() if has.any() else 0.0) - 1.0
+    out[~has] = floor
+    return out
+
+
+@register_estimator(
+    "zc:ensemble",
+    description="label-free log-rank aggregation of nwot, synflow, zico and flops (AZ-NAS-style); needs data=",
+    test_params={"space_options": {"C": 4, "N": 1}},
+)
+class ZeroCostEnsemble(Estimator):
+    """Rank aggregation of complementary zero-cost proxies over a candidate list.
+
+    Builds every architecture (after ``torch.manual_seed(seed)``), scores it
+    with ``proxies`` on the minibatch ``data=(inputs, targets)`` in one
+    :func:`archscore.proxies.compute` call, and aggregates the proxies' ranks
+    with :func:`rank_aggregate`. The scores are relative to the list passed
+    to ``predict``: compare candidates scored together. Disconnected
+    architectures rank last. See the module docstring for the design.
+
+    Parameters
+    ----------
+    proxies : sequence of str, default=DEFAULT_PROXIES
+        Registered proxy names to aggregate.
+    method : {"log_rank", "mean_rank"}, default="log_rank"
+        Aggregation rule, see :func:`rank_aggregate`.
+    space_options : dict, optional
+        Keyword options of the architectures' search space used to build the
+        models (e.g. ``{"C": 4, "N": 1}`` for narrow NB201 networks in tests).
+    seed : int, default=0
+        Seed set before building each model and passed to ``compute``.
+    device : str, optional
+        Torch device for the proxies (default: CUDA when available, else CPU).
+    progress : bool, default=False
+        Show a progress bar over the candidates.
+    """
+
+    _tags = {"needs_data": True, "family": "proxy", "higher_is_better": True}
+
+    def __init__(
+        self,
+        proxies: Sequence[str] = DEFAULT_PROXIES,
+        method: str = "log_rank",
+        space_options: dict | None = None,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.proxies = proxies
+        self.method = method
+        self.space_options = space_options
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    def _resolved_proxies(self) -> list[str]:
+        from archscore.proxies import list_proxies
+
+        if isinstance(self.proxies, str) or not len(self.proxies):
+            raise ValueError(f"proxies must be a non-empty sequence of proxy names, got {self.proxies!r}")
+        if self.method not in AGGREGATIONS:
+            raise ValueError(f"method must be one of {AGGREGATIONS}, got {self.method!r}")
+        known = set(list_proxies())
+        missing = [p for p in self.proxies if p not in known]
+        if missing:
+            raise ValueError(f"unknown proxies {missing}; registered: {sorted(known)}")
+        return list(self.proxies)
+
+    def _fit(self, archs: list[Arch], y: np.ndarray | None, **context: Any) -> None:
+        # Nothing to learn (label-free); record the resolved configuration.
+        self.proxies_ = tuple(self._resolved_proxies())
+
+    def _predict(self, archs: list[Arch], **context: Any) -> np.ndarray:
+        from archscore.proxies import proxy_info
+
+        proxies = self._resolved_proxies()
+        inputs, targets = context["data"]
+        table = self._proxy_table(archs, inputs, targets, proxies)
+        direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in proxies}
+        valid = [a.is_connected() for a in archs]
+        return rank_aggregate(table, direction, valid=valid, method=self.method)
+
+    def _proxy_table(self, archs: list[Arch], inputs: Any, targets: Any, proxies: list[str]) -> dict[str, np.ndarray]:
+        from archscore.proxies import score_archs
+        from archscore.spaces import get_space
+
+        spaces = {name: get_space(name, **(self.space_options or {})) for name in {a.space for a in archs}}
+        if len(spaces) != 1:
+            raise ValueError(f"zc:ensemble scores architectures of one space at a time, got {sorted(spaces)}")
+        (space,) = spaces.values()
+        frame = score_archs(
+            archs, inputs, targets, proxies=proxies, space=space, seed=self.seed, device=self.device, progress=self.progress
+        )
+        return {p: frame[p].to_numpy(dtype=float) for p in proxies}
+
+
+__all__ = ["rank_aggregate", "ZeroCostEnsemble", "DEFAULT_PROXIES", "AGGREGATIONS"]
