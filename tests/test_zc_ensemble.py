@@ -1,0 +1,109 @@
+"""zc:ensemble: the rank aggregation on hand-computed cases, and the estimator end to end on tiny nets."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+import archscore
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+
+
+def test_log_rank_hand_computed():
+    # a ranks 1,2,3 of 3; b (lower is better) ranks 2,3,1 of 3 after negation.
+    out = rank_aggregate({"a": [1.0, 2.0, 3.0], "b": [5.0, 4.0, 6.0]}, {"a": True, "b": False})
+    expected = np.array([np.log(1 / 3) + np.log(2 / 3), np.log(2 / 3) + np.log(3 / 3), np.log(3 / 3) + np.log(1 / 3)]) / 2
+    np.testing.assert_allclose(out, expected)
+
+
+def test_mean_rank_and_log_rank_differ_as_designed():
+    # Candidate 0 is best on one proxy and worst on the other; candidate 1 is middling on both.
+    scores = {"a": [3.0, 2.0, 1.0], "b": [1.0, 2.0, 3.0]}
+    mean = rank_aggregate(scores, method="mean_rank")
+    np.testing.assert_allclose(mean, [2 / 3, 2 / 3, 2 / 3])
+    log = rank_aggregate(scores)
+    # log-rank is conservative: the all-round candidate beats the specialists
+    assert log[1] > log[0] and log[0] == pytest.approx(log[2])
+
+
+def test_ties_get_equal_scores_and_average_ranks():
+    out = rank_aggregate({"a": [2.0, 2.0, 1.0, 3.0]}, method="mean_rank")
+    np.testing.assert_allclose(out, [2.5 / 4, 2.5 / 4, 1 / 4, 4 / 4])
+
+
+def test_invalid_and_nan_candidates():
+    out = rank_aggregate({"a": [1.0, 2.0, 3.0, 9.0], "b": [np.nan, 2.0, 1.0, 9.0]}, valid=[True, True, True, False], method="mean_rank")
+    # invalid candidate 3 is left out of the ranks (n = 3 for a, 2 for b) and put below everyone
+    np.testing.assert_allclose(out[:3], [1 / 3, (2 / 3 + 1) / 2, (1 + 1 / 2) / 2])
+    assert out[3] == pytest.approx(out[:3].min() - 1)
+    # -inf ranks as the worst value, +inf as the best, with finite output
+    out = rank_aggregate({"a": [-np.inf, 0.0, np.inf]})
+    assert np.all(np.isfinite(out)) and out[0] < out[1] < out[2]
+
+
+def test_permutation_equivariance():
+    rng = np.random.default_rng(0)
+    scores = {"a": rng.normal(size=20), "b": rng.integers(0, 4, 20).astype(float), "c": rng.normal(size=20)}
+    valid = rng.random(20) > 0.2
+    out = rank_aggregate(scores, {"c": False}, valid=valid)
+    perm = rng.permutation(20)
+    out_p = rank_aggregate({k: v[perm] for k, v in scores.items()}, {"c": False}, valid=valid[perm])
+    np.testing.assert_allclose(out_p, out[perm])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"scores": {}}, "empty"),
+        ({"scores": {"a": [1, 2], "b": [1, 2, 3]}}, "lengths"),
+        ({"scores": {"a": [1, 2]}, "valid": [True]}, "1 entries for 2"),
+        ({"scores": {"a": [1, 2]}, "method": "median"}, "log_rank"),
+        ({"scores": {"a": [1, 2]}, "higher_is_better": {"z": True}}, "'z'"),
+    ],
+)
+def test_rank_aggregate_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rank_aggregate(**kwargs)
+
+
+def _tiny_inputs(n_archs=6, seed=0):
+    space = archscore.get_space("nb201")
+    archs = [a for a in space.sample(40, seed=seed) if a.is_connected()][: n_archs - 1]
+    archs.append(space.from_ops(["none"] * 6))  # disconnected
+    g = torch.Generator().manual_seed(seed)
+    data = (torch.randn(8, 3, 32, 32, generator=g), torch.randint(0, 10, (8,), generator=g))
+    return archs, data
+
+
+def test_estimator_end_to_end_on_tiny_nets():
+    archs, data = _tiny_inputs()
+    est = archscore.create_estimator("zc:ensemble", space_options={"C": 4, "N": 1})
+    assert est.get_tags()["needs_data"] and not est.get_tags()["requires_fit"]
+    pred = est.predict(archs, data=data)
+    assert pred.shape == (len(archs),) and np.all(np.isfinite(pred))
+    # the disconnected cell is last, strictly
+    assert pred[-1] < pred[:-1].min()
+    # same numbers as aggregating the proxies by hand
+    from archscore.proxies import proxy_info, score_archs
+
+    frame = score_archs(archs, *data, proxies=list(DEFAULT_PROXIES), space=archscore.get_space("nb201", C=4, N=1), seed=0, progress=False)
+    direction = {p: proxy_info(p)["higher_is_better"] for p in DEFAULT_PROXIES}
+    expected = rank_aggregate({p: frame[p].to_numpy(float) for p in DEFAULT_PROXIES}, direction, valid=[a.is_connected() for a in archs])
+    np.testing.assert_allclose(pred, expected)
+    # reversing the list reverses the predictions; the input batch is untouched
+    np.testing.assert_allclose(est.predict(archs[::-1], data=data), pred[::-1])
+    assert not data[0].requires_grad and data[0].grad is None
+
+
+def test_estimator_parameter_errors():
+    archs, data = _tiny_inputs(3)
+    with pytest.raises(ValueError, match="unknown proxies \\['nope'\\]"):
+        archscore.create_estimator("zc:ensemble", proxies=("nope",), space_options={"C": 4, "N": 1}).predict(archs, data=data)
+    with pytest.raises(ValueError, match="method must be one of"):
+        archscore.create_estimator("zc:ensemble", method="max", space_options={"C": 4, "N": 1}).predict(archs, data=data)
+    with pytest.raises(ValueError, match="data="):
+        archscore.create_estimator("zc:ensemble").predict(archs)
+    est = archscore.create_estimator("zc:ensemble", proxies=("synflow", "params"), space_options={"C": 4, "N": 1})
+    assert clone(est).get_params()["proxies"] == ("synflow", "params")
+    est.fit(archs, data=data)
+    assert est.proxies_ == ("synflow", "params")
