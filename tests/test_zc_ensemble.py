@@ -8,6 +8,8 @@ from sklearn.base import clone
 import archscore
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 
+TINY = archscore.get_space("nb201", C=4, N=1)
+
 
 def test_log_rank_hand_computed():
     # a ranks 1,2,3 of 3; b (lower is better) ranks 2,3,1 of 3 after negation.
@@ -77,7 +79,7 @@ def _tiny_inputs(n_archs=6, seed=0):
 
 def test_estimator_end_to_end_on_tiny_nets():
     archs, data = _tiny_inputs()
-    est = archscore.create_estimator("zc:ensemble", space_options={"C": 4, "N": 1})
+    est = archscore.create_estimator("zc:ensemble", space=TINY)
     assert est.get_tags()["needs_data"] and not est.get_tags()["requires_fit"]
     pred = est.predict(archs, data=data)
     assert pred.shape == (len(archs),) and np.all(np.isfinite(pred))
@@ -86,7 +88,7 @@ def test_estimator_end_to_end_on_tiny_nets():
     # same numbers as aggregating the proxies by hand
     from archscore.proxies import proxy_info, score_archs
 
-    frame = score_archs(archs, *data, proxies=list(DEFAULT_PROXIES), space=archscore.get_space("nb201", C=4, N=1), seed=0, progress=False)
+    frame = score_archs(archs, *data, proxies=list(DEFAULT_PROXIES), space=TINY, seed=0, progress=False)
     direction = {p: proxy_info(p)["higher_is_better"] for p in DEFAULT_PROXIES}
     expected = rank_aggregate({p: frame[p].to_numpy(float) for p in DEFAULT_PROXIES}, direction, valid=[a.is_connected() for a in archs])
     np.testing.assert_allclose(pred, expected)
@@ -98,12 +100,12 @@ def test_estimator_end_to_end_on_tiny_nets():
 def test_estimator_parameter_errors():
     archs, data = _tiny_inputs(3)
     with pytest.raises(ValueError, match="unknown proxies \\['nope'\\]"):
-        archscore.create_estimator("zc:ensemble", proxies=("nope",), space_options={"C": 4, "N": 1}).predict(archs, data=data)
+        archscore.create_estimator("zc:ensemble", proxies=("nope",), space=TINY).predict(archs, data=data)
     with pytest.raises(ValueError, match="method must be one of"):
-        archscore.create_estimator("zc:ensemble", method="max", space_options={"C": 4, "N": 1}).predict(archs, data=data)
+        archscore.create_estimator("zc:ensemble", method="max", space=TINY).predict(archs, data=data)
     with pytest.raises(ValueError, match="data="):
         archscore.create_estimator("zc:ensemble").predict(archs)
-    est = archscore.create_estimator("zc:ensemble", proxies=("synflow", "params"), space_options={"C": 4, "N": 1})
+    est = archscore.create_estimator("zc:ensemble", proxies=("synflow", "params"), space=TINY)
     assert clone(est).get_params()["proxies"] == ("synflow", "params")
     est.fit(archs, data=data)
     assert est.proxies_ == ("synflow", "params")

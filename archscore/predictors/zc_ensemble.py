@@ -144,15 +144,24 @@ def rank_aggregate(
     return out
 
 
+def _test_space() -> Any:
+    from archscore.spaces import get_space
+
+    return get_space("nb201", C=4, N=1)
+
+
+_TEST_SPACE = _test_space()
+
+
 @register_estimator(
     "zc:ensemble",
     description="label-free log-rank aggregation of nwot, synflow, zico and flops (AZ-NAS-style); needs data=",
-    test_params={"space_options": {"C": 4, "N": 1}},
+    test_params={"space": _TEST_SPACE},
 )
 class ZeroCostEnsemble(Estimator):
     """Rank aggregation of complementary zero-cost proxies over a candidate list.
 
-    Builds every architecture (after ``torch.manual_seed(seed)``), scores it
+    Builds every architecture (after ``torch.manual_seed(init_seed or seed)``), scores it
     with ``proxies`` on the minibatch ``data=(inputs, targets)`` in one
     :func:`archscore.proxies.compute` call, and aggregates the proxies' ranks
     with :func:`rank_aggregate`. The scores are relative to the list passed
@@ -165,13 +174,19 @@ class ZeroCostEnsemble(Estimator):
         Registered proxy names to aggregate.
     method : {"log_rank", "mean_rank"}, default="log_rank"
         Aggregation rule, see :func:`rank_aggregate`.
-    space_options : dict, optional
-        Keyword options of the architectures' search space used to build the
-        models (e.g. ``{"C": 4, "N": 1}`` for narrow NB201 networks in tests).
+    space : None, str or SearchSpace, default=None
+        Builds the networks; None means ``get_space(arch.space)`` (e.g. pass
+        ``get_space("nb201", C=4, N=1)`` for narrow networks in tests).
     seed : int, default=0
-        Seed set before building each model and passed to ``compute``.
-    device : str, optional
-        Torch device for the proxies (default: CUDA when available, else CPU).
+        Seed of the proxy computation and (unless ``init_seed``) of model init.
+    init_seed : int, optional
+        ``torch.manual_seed(init_seed)`` right before each model is built (42
+        reproduces the shared reference protocol).
+    device : None, "auto", "cpu" or "cuda"
+        Torch device for the proxies.
+    nan_policy : {"raise", "warn", "ignore"}, default="warn"
+        What :func:`archscore.proxies.compute` does where a proxy is undefined;
+        NaN scores are then left out of that candidate's aggregate.
     progress : bool, default=False
         Show a progress bar over the candidates.
     """
@@ -182,16 +197,20 @@ class ZeroCostEnsemble(Estimator):
         self,
         proxies: Sequence[str] = DEFAULT_PROXIES,
         method: str = "log_rank",
-        space_options: dict | None = None,
+        space: Any = None,
         seed: int = 0,
-        device: str | None = None,
+        init_seed: int | None = None,
+        device: Any = None,
+        nan_policy: str = "warn",
         progress: bool = False,
     ) -> None:
         self.proxies = proxies
         self.method = method
-        self.space_options = space_options
+        self.space = space
         self.seed = seed
+        self.init_seed = init_seed
         self.device = device
+        self.nan_policy = nan_policy
         self.progress = progress
 
     def _resolved_proxies(self) -> list[str]:
@@ -223,14 +242,10 @@ class ZeroCostEnsemble(Estimator):
 
     def _proxy_table(self, archs: list[Arch], inputs: Any, targets: Any, proxies: list[str]) -> dict[str, np.ndarray]:
         from archscore.proxies import score_archs
-        from archscore.spaces import get_space
 
-        spaces = {name: get_space(name, **(self.space_options or {})) for name in {a.space for a in archs}}
-        if len(spaces) != 1:
-            raise ValueError(f"zc:ensemble scores architectures of one space at a time, got {sorted(spaces)}")
-        (space,) = spaces.values()
         frame = score_archs(
-            archs, inputs, targets, proxies=proxies, space=space, seed=self.seed, device=self.device, progress=self.progress
+            archs, inputs, targets, proxies=proxies, space=self.space, seed=self.seed, init_seed=self.init_seed,
+            device=self.device, nan_policy=self.nan_policy, progress=self.progress,
         )
         return {p: frame[p].to_numpy(dtype=float) for p in proxies}
 

@@ -1,0 +1,155 @@
+"""``archscore bench proxies`` end to end on a tiny synthetic setup (narrow nets, a dozen cells, 8 images).
+
+No shared data needed: the NB201 table, the reference CSV and the images are
+small files written to tmp_path in the shared data's formats.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import archscore
+from archscore.cli import main
+from archscore.eval import bench_proxies, metrics
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+
+PROXIES = ["synflow", "params", "grad_norm", "snip"]
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    space = archscore.get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = space.sample(11, seed=3) + [space.from_ops(["none"] * 6)]
+    n_conv = np.array([sum(op.startswith("nor_conv") for op in a.ops) for a in archs], dtype=float)
+    table = pd.DataFrame({
+        "index": np.arange(100, 112),
+        "arch": [space.to_string(a) for a in archs],
+        "valid_acc_200ep": 80 + 2 * n_conv + rng.normal(0, 1, 12),
+        "test_acc_200ep": 81 + 2 * n_conv + rng.normal(0, 1, 12),
+    })
+    table.loc[11, ["valid_acc_200ep", "test_acc_200ep"]] = 10.0
+    table.to_csv(root / "nb201.csv", index=False)
+    conn = table[[a.is_connected() for a in archs]].head(6)
+    ref = conn[["index", "arch"]].copy()
+    for col in bench_proxies.REF_COLUMNS.values():
+        ref[col] = rng.normal(size=len(ref))
+    ref["ref_ms_grad_norm"] = [600.0, 700.0, 650.0, 620.0, 610.0, 640.0][: len(ref)]
+    ref.to_csv(root / "ref.csv", index=False)
+    x = rng.integers(0, 256, size=(20, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, size=20).astype(np.uint8)
+    np.savez(root / "images.npz", x=x, y=y)
+    return root, table, ref
+
+
+def _argv(root, out, *extra):
+    return ["bench", "proxies", "--table", str(root / "nb201.csv"), "--ref", str(root / "ref.csv"),
+            "--images", str(root / "images.npz"), "--n", "10", "--cost-n", "2", "--batch-size", "8",
+            "--space-options", "C=4,N=1", "--proxies", ",".join(PROXIES), "--n-boot", "20", "--out", str(out),
+            "--no-progress", *extra]
+
+
+def test_bench_tiny_run_schema_and_values(tiny_setup, tmp_path, capsys, monkeypatch):
+    root, table, ref = tiny_setup
+    out = tmp_path / "out"
+    assert main(_argv(root, out)) == 0
+    printed = capsys.readouterr().out
+    assert "Full space: 10 cells" in printed and "Hard case: the 6 connected" in printed and "x fwd+bwd" in printed
+    res = json.loads((out / "results.json").read_text())
+    assert set(res) == {"command", "config", "environment", "protocols", "checks", "seconds"}
+    assert set(res["protocols"]) == {"full", "hard", "cost"}
+    computed = PROXIES + [p for p in DEFAULT_PROXIES if p not in PROXIES]
+    assert res["config"]["computed"] == computed and res["config"]["batch_size"] == 8
+
+    full = res["protocols"]["full"]
+    assert full["n"] == 10 and full["targets"] == ["valid_acc_200ep", "test_acc_200ep"]
+    rows = np.random.default_rng(0).choice(12, size=10, replace=False)
+    assert full["indices"] == [int(i) for i in table["index"].to_numpy()[rows]]
+    assert list(full["proxies"]) == PROXIES + ["zc:ensemble"]
+    for name, entry in full["proxies"].items():
+        for t in full["targets"]:
+            stat = entry[t]
+            assert set(stat) == {"n", "n_nan", "spearman", "spearman_ci", "kendall", "kendall_ci"}
+            if stat["spearman"] is not None:
+                lo, hi = stat["spearman_ci"]
+                assert -1 <= lo <= hi <= 1
+    assert full["proxies"]["synflow"]["published"]["spearman"] == 0.74
+
+    # values recomputed from the cache agree exactly with the report
+    cache = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
+    by_arch = {r["arch"]: r["scores"] for r in cache}
+    assert len(cache) == len(by_arch)  # each cell scored once across protocols
+    cells = table["arch"].to_numpy()[rows]
+    synflow = np.array([by_arch[c]["synflow"] for c in cells])
+    y = table["valid_acc_200ep"].to_numpy()[rows]
+    assert full["proxies"]["synflow"]["valid_acc_200ep"]["spearman"] == pytest.approx(metrics.spearman(y, bench_proxies._finite_ranks(synflow)))
+    space = archscore.get_space("nb201")
+    valid = [space.from_string(c).is_connected() for c in cells]
+    ens = rank_aggregate({p: [by_arch[c][p] for c in cells] for p in DEFAULT_PROXIES},
+                         {p: archscore.proxies.proxy_info(p)["higher_is_better"] for p in DEFAULT_PROXIES}, valid=valid)
+    assert full["proxies"]["zc:ensemble"]["valid_acc_200ep"]["spearman"] == pytest.approx(metrics.spearman(y, ens))
+
+    hard = res["protocols"]["hard"]
+    assert hard["n"] == 6 and hard["target"] == "valid_acc_200ep"
+    g = hard["proxies"]["grad_norm"]
+    ours = np.array([by_arch[c]["grad_norm"] for c in ref["arch"]])
+    assert g["agreement"] == pytest.approx(metrics.spearman(ref["ref_grad_norm"], ours))
+    y_hard = table.set_index("index").loc[ref["index"], "valid_acc_200ep"].to_numpy()
+    assert g["reference"]["spearman"] == pytest.approx(metrics.spearman(y_hard, ref["ref_grad_norm"]))
+    assert g["reference"]["ms_median"] == pytest.approx(np.median(ref["ref_ms_grad_norm"]))
+    assert "agreement" not in hard["proxies"]["params"]
+
+    cost = res["protocols"]["cost"]
+    assert cost["n"] == 2 and cost["proxies_in_suite"] == computed
+    assert set(cost["per_proxy_ms_median"]) == set(computed) | {"zc:ensemble"}
+    assert cost["fwd_bwd_ms_median"] > 0 and cost["ratio_suite_over_fwd_bwd"] > 0
+    names = [c["check"] for c in res["checks"]]
+    assert "hard: grad_norm agreement with ref_grad_norm" in names and "cost: suite <= 8.0x fwd+bwd" in names
+    for c in res["checks"]:
+        assert set(c) == {"check", "value", "threshold", "direction", "passed", "note"}
+    assert (out / "plots" / "full_synflow.png").stat().st_size > 0
+    assert (out / "plots" / "hard_zc_ensemble.png").is_file()
+
+    # a second run resumes from the cache: no proxy computation at all
+    def boom(*a, **k):
+        raise AssertionError("compute() called although every cell is cached")
+
+    monkeypatch.setattr(archscore.proxies, "compute", boom)
+    assert main(_argv(root, out, "--protocol", "full,hard", "--no-plots")) == 0
+    res2 = json.loads((out / "results.json").read_text())
+    assert res2["protocols"]["full"]["proxies"]["synflow"] == full["proxies"]["synflow"]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--protocol", "fast"], "unknown protocol"),
+        (["--proxies", "synflw"], "unknown proxies"),
+        (["--space-options", "C4"], "key=integer"),
+        (["--target", "acc"], "target column 'acc'"),
+        (["--n", "50"], "exceeds the 12 cells"),
+    ],
+)
+def test_bench_user_errors(tiny_setup, tmp_path, capsys, extra, match):
+    root, _, _ = tiny_setup
+    assert main(_argv(root, tmp_path / "o", *extra)) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_bench_missing_data_names_the_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ARCHSCORE_DATA", raising=False)
+    assert main(["bench", "proxies", "--out", str(tmp_path)]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+def test_bench_on_shared_data_reference_batch(data_dir):
+    """With the shared data present, the default batch is the reference protocol's (skips cleanly otherwise)."""
+    from archscore.data import reference_batch
+
+    x, y = reference_batch(data_dir / "cifar10" / "train5k.npz", batch_size=64)
+    assert tuple(x.shape) == (64, 3, 32, 32) and y.shape == (64,)
+    ref = pd.read_csv(data_dir / "nb201" / bench_proxies.REF_CSV)
+    assert len(ref) == 200 and set(bench_proxies.REF_COLUMNS.values()) <= set(ref.columns)
