@@ -13,6 +13,12 @@ Three protocols (``--protocol``, default all):
     against ``--target``: each proxy's Spearman next to the reference code's,
     and the per-cell Spearman agreement between our scores and the reference
     scores (``ref_<proxy>`` columns).
+``design`` (opt-in)
+    The cells of ``nb201_cifar10_curves_200archs.csv`` (indices 0-199) that
+    are neither in the hard set nor in the full-space sample: the data on
+    which ``zc:ensemble``'s proxy set was chosen, reporting the Spearman of
+    every 2-4 proxy log-rank combination on them (never on the evaluation
+    cells).
 ``cost``
     On ``--cost-n`` cells of the full-space sample: the time of one
     ``archscore.proxies.compute`` call with the whole suite, of one plain
@@ -47,7 +53,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("full", "hard", "cost")
+PROTOCOLS = ("full", "hard", "cost", "design")
+CURVES_CSV = "nb201_cifar10_curves_200archs.csv"
 
 #: Published full-space Spearman on NAS-Bench-201 CIFAR-10: (value, target, source).
 PUBLISHED: dict[str, tuple[float, str, str]] = {
@@ -105,7 +112,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", type=Path, default=None, help="NB201 CSV with the targets (default: DATA/nb201/nb201_cifar10.csv)")
     p.add_argument("--ref", type=Path, default=None, help=f"reference-score CSV of the hard protocol (default: DATA/nb201/{REF_CSV})")
     p.add_argument("--images", type=Path, default=None, help="images: train5k.npz, the CIFAR-10 JPEG tarball or a data folder (default: DATA/cifar10/train5k.npz)")
-    p.add_argument("--protocol", default="full,hard,cost", help="comma-separated protocols among full, hard, cost (default: all)")
+    p.add_argument("--protocol", default="full,hard,cost", help="comma-separated protocols among full, hard, cost, design (default: full,hard,cost)")
+    p.add_argument("--curves", type=Path, default=None, help=f"cell list of the design protocol (default: DATA/nb201/{CURVES_CSV})")
     p.add_argument("--n", type=int, default=300, help="cells in the full-space sample (default 300)")
     p.add_argument("--seed", type=int, default=0, help="sampling, bootstrap and proxy seed (default 0)")
     p.add_argument("--model-seed", type=int, default=42, help="torch.manual_seed before building each model (default 42, as the reference)")
@@ -200,6 +208,17 @@ def _fingerprint(*tensors: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def proxies_code_version() -> str:
+    """Hash of the proxy implementations' source: cached scores of other code versions are not reused."""
+    import archscore.proxies as pkg
+
+    h = hashlib.sha1()
+    for f in sorted(Path(pkg.__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 # --------------------------------------------------------------- scoring
 class Scorer:
     """Builds NB201 models reproducibly and scores / times them on one batch."""
@@ -209,9 +228,10 @@ class Scorer:
         self.space, self.inputs, self.targets = space, inputs, targets
         self.proxies, self.seed, self.model_seed, self.device = proxies, seed, model_seed, device
         self.cache = cache
+        self.code = proxies_code_version()
         self.tag = json.dumps(
             {"batch": _fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed,
-             "space": space_options, "proxies": sorted(proxies)}, sort_keys=True)
+             "space": space_options, "proxies": sorted(proxies), "code": self.code}, sort_keys=True)
 
     def build(self, arch: Any) -> Any:
         import torch
@@ -371,7 +391,7 @@ def run_full(args, scorer: Scorer, bench, requested: list[str], targets: list[st
     table = bench.table
     if args.n > len(table):
         raise ValueError(f"--n {args.n} exceeds the {len(table)} cells of the table")
-    rows = np.random.default_rng(args.seed).choice(len(table), size=args.n, replace=False)
+    rows = _full_rows(args.n, args.seed, len(table))
     archs = [bench.archs[i] for i in rows]
     cols, suite_ms = scorer.table(archs, progress, "full space")
     cols = {p: cols[p] for p in requested} | {ENSEMBLE: _ensemble_scores(cols, archs)}
@@ -485,6 +505,51 @@ def run_cost(args, scorer: Scorer, archs: Sequence[Any], requested: list[str], p
     return res, checks
 
 
+def _full_rows(n: int, seed: int, size: int) -> np.ndarray:
+    """Rows of the full-space sample: ``default_rng(seed).choice(size, n, replace=False)``."""
+    return np.random.default_rng(seed).choice(size, size=n, replace=False)
+
+
+def run_design(args, scorer: Scorer, bench, exclude: set[int], curves_path: Path, progress: bool) -> dict:
+    """Score the design cells and rank every 2-4 proxy log-rank combination by Spearman on their connected cells."""
+    import itertools
+
+    import pandas as pd
+
+    from archscore.eval.metrics import spearman
+    from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+    from archscore.proxies import proxy_info
+
+    cells = pd.read_csv(curves_path, usecols=["index", "arch"])
+    table = bench.table
+    pos = {idx: k for k, idx in enumerate(table.index)}
+    keep = [int(i) for i in cells["index"] if int(i) not in exclude and int(i) in pos]
+    archs = [bench.archs[pos[i]] for i in keep]
+    y = table.loc[keep, args.target].to_numpy(dtype=float)
+    cols, _ = scorer.table(archs, progress, "design cells")
+    conn = np.array([a.is_connected() for a in archs])
+    direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in cols}
+    defined = [p for p in cols if np.isfinite(cols[p][conn]).any() and np.nanstd(cols[p][conn]) > 0]
+
+    def rho(s: np.ndarray, mask: np.ndarray) -> float:
+        return spearman(y[mask], _finite_ranks(np.nan_to_num(s[mask], nan=-np.inf)))
+
+    single = {p: rho(_oriented(p, cols[p]), conn) for p in defined}
+    combos = []
+    for k in (2, 3, 4):
+        for subset in itertools.combinations(defined, k):
+            for method in ("log_rank", "mean_rank"):
+                agg = rank_aggregate({p: cols[p] for p in subset}, {p: direction[p] for p in subset}, valid=conn, method=method)
+                combos.append({"proxies": list(subset), "method": method, "spearman_connected": rho(agg, conn),
+                               "spearman_all": rho(agg, np.ones_like(conn))})
+    combos.sort(key=lambda c: -c["spearman_connected"])
+    default = next(c for c in combos if c["method"] == "log_rank" and set(c["proxies"]) == set(DEFAULT_PROXIES)) \
+        if set(DEFAULT_PROXIES) <= set(defined) and 2 <= len(DEFAULT_PROXIES) <= 4 else None
+    return {"n": len(archs), "n_connected": int(conn.sum()), "target": args.target, "indices": keep,
+            "excluded": sorted(exclude), "single_spearman_connected": single, "top_combinations": combos[:25],
+            "default": default, "default_rank": combos.index(default) + 1 if default else None, "n_combinations": len(combos)}
+
+
 def _check(name: str, value: float | None, threshold: float, *, higher: bool = True, strict: bool = False, note: str = "") -> dict:
     if value is None:
         passed = False
@@ -509,6 +574,15 @@ def format_tables(results: dict[str, Any]) -> str:
     prot = results["protocols"]
     cost = prot.get("cost", {})
     ms = cost.get("per_proxy_ms_median", {})
+    if "design" in prot:
+        r = prot["design"]
+        lines.append(f"\nDesign cells (zc:ensemble's choice): {r['n']} cells ({r['n_connected']} connected), Spearman on the connected ones vs {r['target']}")
+        lines.append("  single: " + ", ".join(f"{p} {v:+.3f}" for p, v in sorted(r["single_spearman_connected"].items(), key=lambda kv: -kv[1])))
+        for c in r["top_combinations"][:10]:
+            lines.append(f"  {c['spearman_connected']:+.3f} (all cells {c['spearman_all']:+.3f})  {c['method']:<9} {'+'.join(c['proxies'])}")
+        if r.get("default"):
+            d = r["default"]
+            lines.append(f"  default zc:ensemble: {d['spearman_connected']:+.3f} (all {d['spearman_all']:+.3f}), rank {r['default_rank']} of {r['n_combinations']}")
     if "full" in prot:
         r = prot["full"]
         t1, t2 = (r["targets"] + [None])[:2]
@@ -608,21 +682,31 @@ def run(args: argparse.Namespace) -> int:
         "checks": [],
     }
     t_start = time.perf_counter()
-    full_archs = None
-    if "full" in protocols or "cost" in protocols:
-        if "full" in protocols:
-            res, full_archs, checks = run_full(args, scorer, bench, requested, targets, progress)
-            results["protocols"]["full"] = res
-            results["checks"] += checks
-        else:
-            rows = np.random.default_rng(args.seed).choice(len(bench.table), size=min(args.n, len(bench.table)), replace=False)
-            full_archs = [bench.archs[i] for i in rows]
+    full_rows = _full_rows(args.n, args.seed, len(bench.table)) if args.n <= len(bench.table) else None
+    if "design" in protocols:
+        ref_path = _resolve(args.ref, data, "nb201", REF_CSV, what="reference-score CSV")
+        curves_path = _resolve(args.curves, data, "nb201", CURVES_CSV, what="design cell list")
+        import pandas as pd
+
+        exclude = set(int(i) for i in pd.read_csv(ref_path, usecols=["index"])["index"])
+        if full_rows is not None:
+            exclude |= set(int(i) for i in bench.table.index[full_rows])
+        results["protocols"]["design"] = run_design(args, scorer, bench, exclude, curves_path, progress)
     if "hard" in protocols:
         ref_path = _resolve(args.ref, data, "nb201", REF_CSV, what="reference-score CSV")
         res, checks = run_hard(args, scorer, bench, requested, args.target, ref_path, progress)
         results["protocols"]["hard"] = res
         results["checks"] += checks
+    full_archs = None
+    if "full" in protocols:
+        res, full_archs, checks = run_full(args, scorer, bench, requested, targets, progress)
+        results["protocols"]["full"] = res
+        results["checks"] += checks
     if "cost" in protocols:
+        if full_archs is None:
+            if full_rows is None:
+                raise ValueError(f"--n {args.n} exceeds the {len(bench.table)} cells of the table")
+            full_archs = [bench.archs[i] for i in full_rows]
         res, checks = run_cost(args, scorer, full_archs, requested, progress)
         results["protocols"]["cost"] = res
         results["checks"] += checks
