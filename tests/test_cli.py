@@ -17,11 +17,25 @@ def test_info_lists_spaces_and_estimators(capsys):
     assert "nb201" in out and "random" in out
 
 
-def test_demo_runs_offline(capsys, monkeypatch):
+def test_demo_runs_offline(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("ARCHSCORE_DATA", raising=False)
-    assert main(["demo", "--n", "3"]) == 0
+    assert main(["demo", "--n", "3", "--batch-size", "8", "--out", str(tmp_path / "plots")]) == 0
     out = capsys.readouterr().out
     assert "Sampled 3 NB201 cells" in out
+    assert "scikit-learn handwritten digits (offline fallback" in out
+    assert "ground-truth check and plots skipped" in out
+    table = out.split("  cell\n")[1].split("\n\n")[0].splitlines()
+    assert [int(line.split()[0]) for line in table] == [1, 2, 3]
+    ensemble = [float(line.split()[1]) for line in table]
+    assert ensemble == sorted(ensemble, reverse=True)
+    assert not (tmp_path / "plots").exists()
+
+
+def test_demo_with_shared_data(data_dir, capsys, tmp_path):
+    assert main(["demo", "--n", "4", "--batch-size", "16", "--data", str(data_dir), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "CIFAR-10 training images" in out and "Against NAS-Bench-201 valid_acc_200ep" in out
+    assert (tmp_path / "demo_zc_ensemble.png").stat().st_size > 0
 
 
 def test_user_error_is_one_line(capsys, tmp_path):

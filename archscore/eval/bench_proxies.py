@@ -113,6 +113,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref", type=Path, default=None, help=f"reference-score CSV of the hard protocol (default: DATA/nb201/{REF_CSV})")
     p.add_argument("--images", type=Path, default=None, help="images: train5k.npz, the CIFAR-10 JPEG tarball or a data folder (default: DATA/cifar10/train5k.npz)")
     p.add_argument("--protocol", default="full,hard,cost", help="comma-separated protocols among full, hard, cost, design (default: full,hard,cost)")
+    p.add_argument("--design-n", type=int, default=None, help="design protocol: only the first N eligible cells of the list (default all)")
     p.add_argument("--curves", type=Path, default=None, help=f"cell list of the design protocol (default: DATA/nb201/{CURVES_CSV})")
     p.add_argument("--n", type=int, default=300, help="cells in the full-space sample (default 300)")
     p.add_argument("--seed", type=int, default=0, help="sampling, bootstrap and proxy seed (default 0)")
@@ -126,6 +127,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--space-options", default="", help="NB201 space options as k=v,... e.g. C=4,N=1 for a smoke test (results then not comparable)")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="stop scoring new cells after this many minutes and report on the cells scored (cached cells are always used)")
     p.add_argument("--no-plots", action="store_true", help="skip the scatter plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -228,10 +231,14 @@ class Scorer:
         self.space, self.inputs, self.targets = space, inputs, targets
         self.proxies, self.seed, self.model_seed, self.device = proxies, seed, model_seed, device
         self.cache = cache
+        self.deadline: float | None = None
         self.code = proxies_code_version()
         self.tag = json.dumps(
             {"batch": _fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed,
              "space": space_options, "proxies": sorted(proxies), "code": self.code}, sort_keys=True)
+
+    def key(self, arch: Any) -> str:
+        return hashlib.sha1(f"{self.space.to_string(arch)}|{self.tag}".encode()).hexdigest()
 
     def build(self, arch: Any) -> Any:
         import torch
@@ -244,7 +251,7 @@ class Scorer:
         from archscore.proxies import compute
 
         cell = self.space.to_string(arch)
-        key = hashlib.sha1(f"{cell}|{self.tag}".encode()).hexdigest()
+        key = self.key(arch)
         rec = self.cache.get(key)
         if rec is None:
             model = self.build(arch)
@@ -256,9 +263,19 @@ class Scorer:
         return rec
 
     def table(self, archs: Sequence[Any], progress: bool, desc: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Scores of ``archs`` (cached or computed), in order; stops computing new ones after the deadline.
+
+        Returns columns for the scored prefix only: a prefix of a uniformly
+        shuffled sample is itself a uniform sample, so a cut run stays valid.
+        """
         from tqdm.auto import tqdm
 
-        recs = [self.scores(a) for a in tqdm(archs, desc=desc, disable=not progress, unit="cell")]
+        recs = []
+        for a in tqdm(archs, desc=desc, disable=not progress, unit="cell"):
+            if self.deadline is not None and time.monotonic() > self.deadline and self.cache.get(self.key(a)) is None:
+                logger.warning("%s: time budget spent after %d of %d cells; reporting on those", desc, len(recs), len(archs))
+                break
+            recs.append(self.scores(a))
         cols = {p: np.array([r["scores"][p] for r in recs], dtype=float) for p in self.proxies}
         return cols, np.array([r["suite_ms"] for r in recs], dtype=float)
 
@@ -394,8 +411,9 @@ def run_full(args, scorer: Scorer, bench, requested: list[str], targets: list[st
     rows = _full_rows(args.n, args.seed, len(table))
     archs = [bench.archs[i] for i in rows]
     cols, suite_ms = scorer.table(archs, progress, "full space")
+    rows, archs = rows[: len(suite_ms)], archs[: len(suite_ms)]
     cols = {p: cols[p] for p in requested} | {ENSEMBLE: _ensemble_scores(cols, archs)}
-    res: dict[str, Any] = {"n": len(archs), "n_connected": int(sum(a.is_connected() for a in archs)), "seed": args.seed,
+    res: dict[str, Any] = {"n": len(archs), "n_planned": args.n, "n_connected": int(sum(a.is_connected() for a in archs)), "seed": args.seed,
                            "indices": [int(i) for i in table.index[rows]], "targets": targets, "suite_ms_median": float(np.median(suite_ms)),
                            "proxies": {}}
     checks = []
@@ -433,11 +451,13 @@ def run_hard(args, scorer: Scorer, bench, requested: list[str], target: str, ref
     if mismatch:
         raise ValueError(f"{ref_path}: cell strings disagree with the NB201 table at index {mismatch[0]}")
     pos = {idx: k for k, idx in enumerate(table.index)}
-    archs = [bench.archs[pos[int(i)]] for i in ref["index"]]
+    pos_list = [pos[int(i)] for i in ref["index"]]
+    archs = [bench.archs[k] for k in pos_list]
     y = table.loc[ref["index"], target].to_numpy(dtype=float)
     cols, suite_ms = scorer.table(archs, progress, "hard (connected)")
+    archs, y, ref = archs[: len(suite_ms)], y[: len(suite_ms)], ref.iloc[: len(suite_ms)]
     cols = {p: cols[p] for p in requested} | {ENSEMBLE: _ensemble_scores(cols, archs)}
-    res: dict[str, Any] = {"n": len(archs), "target": target, "reference_file": str(ref_path),
+    res: dict[str, Any] = {"n": len(archs), "n_planned": len(pos_list), "target": target, "reference_file": str(ref_path),
                            "suite_ms_median": float(np.median(suite_ms)), "proxies": {}}
     checks = []
     for name, s in cols.items():
@@ -523,10 +543,12 @@ def run_design(args, scorer: Scorer, bench, exclude: set[int], curves_path: Path
     cells = pd.read_csv(curves_path, usecols=["index", "arch"])
     table = bench.table
     pos = {idx: k for k, idx in enumerate(table.index)}
-    keep = [int(i) for i in cells["index"] if int(i) not in exclude and int(i) in pos]
+    keep = [int(i) for i in cells["index"] if int(i) not in exclude and int(i) in pos][: args.design_n]
     archs = [bench.archs[pos[i]] for i in keep]
     y = table.loc[keep, args.target].to_numpy(dtype=float)
     cols, _ = scorer.table(archs, progress, "design cells")
+    n_done = len(next(iter(cols.values())))
+    archs, keep, y = archs[:n_done], keep[:n_done], y[:n_done]
     conn = np.array([a.is_connected() for a in archs])
     direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in cols}
     defined = [p for p in cols if np.isfinite(cols[p][conn]).any() and np.nanstd(cols[p][conn]) > 0]
@@ -682,6 +704,8 @@ def run(args: argparse.Namespace) -> int:
         "checks": [],
     }
     t_start = time.perf_counter()
+    if args.budget_minutes is not None:
+        scorer.deadline = time.monotonic() + 60 * args.budget_minutes
     full_rows = _full_rows(args.n, args.seed, len(bench.table)) if args.n <= len(bench.table) else None
     if "design" in protocols:
         ref_path = _resolve(args.ref, data, "nb201", REF_CSV, what="reference-score CSV")
