@@ -23,7 +23,7 @@ import numpy as np
 from archscore.eval.benchmarks import default_data_dir
 
 #: Proxies shown next to the ensemble score (the ensemble's own plus model size).
-SHOWN_PROXIES = ("synflow", "nwot", "zico", "flops", "params")
+SHOWN_PROXIES = ("meco", "jacov", "synflow", "flops", "params")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
