@@ -14,6 +14,7 @@ Every proxy is also an estimator, ``create_estimator("zc:<proxy>")``.
 from archscore.proxies.base import PROXIES, SHARED_RESOURCES, ProxyUndefinedError, list_proxies, proxy_info, register_proxy
 from archscore.proxies._runner import NAN_POLICIES, compute, prunable_layers
 from archscore.proxies.estimator import ZeroCostEstimator, score_archs
+from archscore.proxies.reference import ReferenceNB201Space
 
 # Importing the families registers the proxies (and their zc:<name> estimators).
 from archscore.proxies import counting, gradient, jacobian, activation, synflow, zico  # noqa: E402,F401
@@ -23,6 +24,7 @@ __all__ = [
     "SHARED_RESOURCES",
     "NAN_POLICIES",
     "ProxyUndefinedError",
+    "ReferenceNB201Space",
     "ZeroCostEstimator",
     "compute",
     "list_proxies",

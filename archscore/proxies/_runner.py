@@ -309,7 +309,8 @@ def _shared_pass(s: Session, needed: set[str]) -> dict[str, Any]:
                 yc = s.targets[st:en] if s.targets is not None else None
                 if want_jac:
                     xc.requires_grad_(True)
-                logits = s.forward(xc, yc)
+                with _twice_differentiable(want_hvp):
+                    logits = s.forward(xc, yc)
                 if want_jac:
                     (jc,) = torch.autograd.grad(logits.sum(), xc, retain_graph=want_ce)
                     jac_parts.append(jc.detach().reshape(en - st, -1))
@@ -339,7 +340,8 @@ def _shared_pass(s: Session, needed: set[str]) -> dict[str, Any]:
                 for st, en in s.chunks():
                     xc = s.inputs[st:en].detach().clone()
                     yc = s.targets[st:en]
-                    loss = s.loss_fn(s.forward(xc, yc), yc) * ((en - st) / n)
+                    with _twice_differentiable(True):
+                        loss = s.loss_fn(s.forward(xc, yc), yc) * ((en - st) / n)
                     gf = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=True)
                     z = sum((g0 * g).sum() for g0, g in zip(grads, gf) if g is not None)
                     if isinstance(z, torch.Tensor) and z.requires_grad:
@@ -374,6 +376,15 @@ def _shared_pass(s: Session, needed: set[str]) -> dict[str, Any]:
     if want_act:
         out.update(act_stats.results())
     return out
+
+
+def _twice_differentiable(enabled: bool):
+    """Force the math attention kernel, whose backward is differentiable (GraSP's double backward)."""
+    if not enabled:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(SDPBackend.MATH)
 
 
 def _out_channels(m: nn.Module) -> int:
