@@ -57,7 +57,7 @@ def test_bench_tiny_run_schema_and_values(tiny_setup, tmp_path, capsys, monkeypa
     out = tmp_path / "out"
     assert main(_argv(root, out)) == 0
     printed = capsys.readouterr().out
-    assert "Full space: 10 cells" in printed and "Hard case: the 6 connected" in printed and "x fwd+bwd" in printed
+    assert "Full space: 10 of 10 planned cells" in printed and "Hard case: 6 of the 6 connected" in printed and "x fwd+bwd" in printed
     res = json.loads((out / "results.json").read_text())
     assert set(res) == {"command", "config", "environment", "protocols", "checks", "seconds"}
     assert set(res["protocols"]) == {"full", "hard", "cost"}

@@ -126,6 +126,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("bench_proxies_out"), help="output folder: results.json, scores.jsonl cache, plots/ (default ./bench_proxies_out)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--hard-network", choices=("reference", "benchmark"), default="reference",
+                   help="network of the hard protocol: 'reference' = the original zero-cost code's NB201 init "
+                        "(ReferenceNB201Space, same weights as the reference scores after the model seed), "
+                        "'benchmark' = archscore's NB201 build (default reference; full, cost and design always use the benchmark build)")
     p.add_argument("--space-options", default="", help="NB201 space options as k=v,... e.g. C=4,N=1 for a smoke test (results then not comparable)")
     p.add_argument("--budget-minutes", type=float, default=None,
                    help="stop scoring new cells after this many minutes and report on the cells scored (cached cells are always used)")
@@ -234,7 +238,7 @@ class Scorer:
         self.deadline: float | None = None
         self.code = proxies_code_version()
         self.tag = json.dumps(
-            {"batch": _fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed,
+            {"batch": _fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed, "network": type(space).__name__,
              "space": space_options, "proxies": sorted(proxies), "code": self.code}, sort_keys=True)
 
     def key(self, arch: Any) -> str:
@@ -458,6 +462,7 @@ def run_hard(args, scorer: Scorer, bench, requested: list[str], target: str, ref
     archs, y, ref = archs[: len(suite_ms)], y[: len(suite_ms)], ref.iloc[: len(suite_ms)]
     cols = {p: cols[p] for p in requested} | {ENSEMBLE: _ensemble_scores(cols, archs)}
     res: dict[str, Any] = {"n": len(archs), "n_planned": len(pos_list), "target": target, "reference_file": str(ref_path),
+                           "network": args.hard_network,
                            "suite_ms_median": float(np.median(suite_ms)), "proxies": {}}
     checks = []
     for name, s in cols.items():
@@ -608,7 +613,7 @@ def format_tables(results: dict[str, Any]) -> str:
     if "full" in prot:
         r = prot["full"]
         t1, t2 = (r["targets"] + [None])[:2]
-        lines.append(f"\nFull space: {r['n']} cells uniformly from the table ({r['n_connected']} connected), seed {r['seed']}")
+        lines.append(f"\nFull space: {r['n']} of {r['n_planned']} planned cells uniformly from the table ({r['n_connected']} connected), seed {r['seed']}")
         head = f"{'proxy':<12} {'Spearman ' + t1:>22} {'Kendall ' + t1:>22}"
         head += f" {'Spearman ' + t2:>22}" if t2 else ""
         lines.append(head + f" {'published':>18} {'ms/arch':>8}")
@@ -621,7 +626,7 @@ def format_tables(results: dict[str, Any]) -> str:
     if "hard" in prot:
         r = prot["hard"]
         t = r["target"]
-        lines.append(f"\nHard case: the {r['n']} connected reference cells, against {t}")
+        lines.append(f"\nHard case: {r['n']} of the {r['n_planned']} connected reference cells ({r['network']} network), against {t}")
         lines.append(f"{'proxy':<12} {'Spearman':>22} {'Kendall':>22} {'ref Spearman':>12} {'agreement':>9} {'ms/arch':>8} {'ref ms':>7}")
         for name, e in r["proxies"].items():
             ref = e.get("reference", {})
@@ -696,7 +701,8 @@ def run(args: argparse.Namespace) -> int:
         "command": "archscore bench proxies " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "proxies"] else " ".join(sys.argv),
         "config": {"protocols": protocols, "n": args.n, "seed": args.seed, "model_seed": args.model_seed, "batch_size": args.batch_size,
                    "target": args.target, "proxies": requested, "computed": computed, "cost_n": args.cost_n, "n_boot": args.n_boot,
-                   "threads": args.threads, "device": args.device, "space_options": space_options, "table": str(table_path),
+                   "threads": args.threads, "device": args.device, "space_options": space_options, "hard_network": args.hard_network,
+                   "proxies_code": scorer.code, "table": str(table_path),
                    "images": str(images)},
         "environment": {"python": platform.python_version(), "torch": torch.__version__, "archscore": archscore.__version__,
                         "machine": platform.machine(), "cpu_count": os.cpu_count()},
@@ -718,7 +724,14 @@ def run(args: argparse.Namespace) -> int:
         results["protocols"]["design"] = run_design(args, scorer, bench, exclude, curves_path, progress)
     if "hard" in protocols:
         ref_path = _resolve(args.ref, data, "nb201", REF_CSV, what="reference-score CSV")
-        res, checks = run_hard(args, scorer, bench, requested, args.target, ref_path, progress)
+        hard_scorer = scorer
+        if args.hard_network == "reference":
+            from archscore.proxies import ReferenceNB201Space
+
+            hard_scorer = Scorer(ReferenceNB201Space(**space_options), inputs, targets_batch, computed, seed=args.seed,
+                                 model_seed=args.model_seed, device=args.device, cache=scorer.cache, space_options=space_options)
+            hard_scorer.deadline = scorer.deadline
+        res, checks = run_hard(args, hard_scorer, bench, requested, args.target, ref_path, progress)
         results["protocols"]["hard"] = res
         results["checks"] += checks
     full_archs = None
