@@ -32,7 +32,7 @@ def test_demo_runs_offline(capsys, monkeypatch, tmp_path):
 
 
 def test_demo_with_shared_data(data_dir, capsys, tmp_path):
-    assert main(["demo", "--n", "4", "--batch-size", "16", "--data", str(data_dir), "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--n", "4", "--batch-size", "8", "--data", str(data_dir), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CIFAR-10 training images" in out and "Against NAS-Bench-201 valid_acc_200ep" in out
     assert (tmp_path / "demo_zc_ensemble.png").stat().st_size > 0

@@ -177,7 +177,7 @@ def _resolve(path: Path | None, data: Path | None, *parts: str, what: str) -> Pa
 class ScoreCache:
     """Per-cell proxy scores in an append-only JSON-lines file (resumable runs).
 
-    Each line is ``{"key": ..., "arch": ..., "scores": {proxy: value}, "suite_ms": ms}``;
+    Each line is ``{"key": ..., "arch": ..., "network": ..., "scores": {proxy: value}, "suite_ms": ms}``;
     the key fixes everything the scores depend on (cell, batch fingerprint,
     seeds, space options and the proxy set).
     """
@@ -262,7 +262,7 @@ class Scorer:
             t0 = time.perf_counter()
             values = compute(model, self.inputs, self.targets, self.proxies, seed=self.seed, device=self.device)
             ms = 1000 * (time.perf_counter() - t0)
-            rec = {"key": key, "arch": cell, "scores": {p: float(values[p]) for p in self.proxies}, "suite_ms": ms}
+            rec = {"key": key, "arch": cell, "network": type(self.space).__name__, "scores": {p: float(values[p]) for p in self.proxies}, "suite_ms": ms}
             self.cache.put(rec)
         return rec
 
