@@ -113,6 +113,8 @@ def test_bench_tiny_run_schema_and_values(tiny_setup, tmp_path, capsys, monkeypa
     assert "hard: grad_norm agreement with ref_grad_norm" in names and "cost: suite <= 8.0x fwd+bwd" in names
     for c in res["checks"]:
         assert set(c) == {"check", "value", "threshold", "direction", "passed", "note"}
+    md = (out / "results.md").read_text()
+    assert md.startswith("Hard case: 6 of the 6") and "| zc:ensemble |" in md and "| sum of single-proxy calls |" in md
     assert (out / "plots" / "full_synflow.png").stat().st_size > 0
     assert (out / "plots" / "hard_zc_ensemble.png").is_file()
 

@@ -648,6 +648,62 @@ def format_tables(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _md_ci(stat: dict[str, Any] | None, key: str = "spearman") -> str:
+    if not stat or stat.get(key) is None:
+        return "n/a"
+    lo, hi = stat[f"{key}_ci"]
+    return f"{stat[key]:.3f} [{lo:.2f}, {hi:.2f}]"
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """The same tables as :func:`format_tables`, as Markdown (written to ``OUT/results.md``)."""
+    prot = results["protocols"]
+    ms = prot.get("cost", {}).get("per_proxy_ms_median", {})
+    out = []
+    if "hard" in prot:
+        r = prot["hard"]
+        t = r["target"]
+        out.append(f"Hard case: {r['n']} of the {r['n_planned']} connected reference cells ({r['network']} network), vs `{t}`\n")
+        out.append("| proxy | Spearman [95% CI] | Kendall [95% CI] | reference code | agreement with reference |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for name, e in r["proxies"].items():
+            ref = e.get("reference", {})
+            ref_s = f"{ref['spearman']:.3f}" if ref.get("spearman") is not None else ""
+            agr = f"{e['agreement']:.3f}" if e.get("agreement") is not None else ""
+            out.append(f"| {name} | {_md_ci(e[t])} | {_md_ci(e[t], 'kendall')} | {ref_s} | {agr} |")
+        out.append("")
+    if "full" in prot:
+        r = prot["full"]
+        t1, t2 = (r["targets"] + [None])[:2]
+        out.append(f"Full space: {r['n']} of {r['n_planned']} planned cells drawn uniformly ({r['n_connected']} connected), seed {r['seed']}\n")
+        out.append(f"| proxy | Spearman `{t1}` | Kendall `{t1}` | Spearman `{t2}` | published | ms/arch alone |")
+        out.append("| --- | --- | --- | --- | --- | --- |")
+        for name, e in r["proxies"].items():
+            pub = e.get("published")
+            pub_s = f"{pub['spearman']:.2f} ({pub['target'].split('_')[0]}; {pub['source']})" if pub else ""
+            ms_s = f"{ms[name]:.0f}" if name in ms else ""
+            out.append(f"| {name} | {_md_ci(e[t1])} | {_md_ci(e[t1], 'kendall')} | {_md_ci(e.get(t2))} | {pub_s} | {ms_s} |")
+        out.append("")
+    if "cost" in prot:
+        c = prot["cost"]
+        out.append(f"Cost: medians over {c['n']} cells of the full-space sample, {len(c['proxies_in_suite'])} proxies\n")
+        out.append("| measure | ms | x one fwd+bwd |")
+        out.append("| --- | --- | --- |")
+        out.append(f"| one forward+backward | {c['fwd_bwd_ms_median']:.0f} | 1 |")
+        out.append(f"| whole suite, one `compute` call | {c['suite_ms_median']:.0f} | {c['ratio_suite_over_fwd_bwd']:.2f} |")
+        out.append(f"| sum of single-proxy calls | {c['individual_sum_ms_median']:.0f} | {c['ratio_individual_sum_over_fwd_bwd']:.2f} |")
+        for p, v in c["per_proxy_ms_median"].items():
+            out.append(f"| {p} alone | {v:.0f} | {c['per_proxy_ratio_over_fwd_bwd'][p]:.2f} |")
+        out.append("")
+    if results.get("checks"):
+        out.append("| check | value | target | |")
+        out.append("| --- | --- | --- | --- |")
+        for c in results["checks"]:
+            v = "n/a" if c["value"] is None else f"{c['value']:.3f}"
+            out.append(f"| {c['check']} | {v} | {c['direction']} {c['threshold']:.3f} | {'pass' if c['passed'] else 'FAIL'} |")
+    return "\n".join(out) + "\n"
+
+
 def _json_safe(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
@@ -750,6 +806,7 @@ def run(args: argparse.Namespace) -> int:
     results["seconds"] = time.perf_counter() - t_start
     out_json = args.out / "results.json"
     out_json.write_text(json.dumps(_json_safe(results), indent=2))
+    (args.out / "results.md").write_text(format_markdown(results))
     print(format_tables(results))
     print(f"\nWrote {out_json} ({results['seconds']:.0f} s)")
     return 0

@@ -41,9 +41,11 @@ of ``nb201_cifar10_curves_200archs.csv`` that are neither in the 200-cell
 reference set nor in the 300-cell full-space sample (``archscore bench proxies
 --protocol design --design-n 60``). There the log-rank aggregate of these four
 reaches Spearman 0.918 against ``valid_acc_200ep`` (best single proxy, meco,
-0.903; the label-based gradient-saliency proxies snip/grad_norm/fisher/grasp
-were left out because on the reference scores of the other curve cells every
-combination including one of them ranked worse). Dropping ``flops`` scored
+0.903). The label-based gradient-saliency proxies (snip, grad_norm, fisher,
+grasp) were left out: on the original code's reference scores of the other
+187 connected curve cells, adding any of them to a combination of synflow,
+jacov and params lowered its Spearman (0.890 -> 0.845 with snip), and log-rank
+beat mean-rank on every such combination. Dropping ``flops`` scored
 0.931, a difference well inside the bootstrap noise of 58 cells
 (95% interval of the difference [-0.05, +0.03]); the complexity term was kept
 for the AZ-NAS reason that capacity is the aspect the other three measure
