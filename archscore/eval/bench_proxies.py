@@ -47,7 +47,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -404,10 +404,6 @@ def scatter_plots(folder: Path, protocol: str, target: str, y: np.ndarray, cols:
 
 
 # --------------------------------------------------------------- protocols
-def _names_with_ensemble(proxies: list[str]) -> list[str]:
-    return proxies + [ENSEMBLE]
-
-
 def run_full(args, scorer: Scorer, bench, requested: list[str], targets: list[str], progress: bool) -> tuple[dict, list, list]:
     table = bench.table
     if args.n > len(table):
