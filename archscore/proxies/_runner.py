@@ -340,6 +340,7 @@ def _shared_pass(s: Session, needed: set[str]) -> dict[str, Any]:
                 for st, en in s.chunks():
                     xc = s.inputs[st:en].detach().clone()
                     yc = s.targets[st:en]
+                    captured.clear()
                     with _twice_differentiable(True):
                         loss = s.loss_fn(s.forward(xc, yc), yc) * ((en - st) / n)
                     gf = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=True)
@@ -573,13 +574,15 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
     session = Session(work, xd, yd, names, seed=seed, loss_fn=loss_fn, split=split, device=device, options=options)
     results: dict[str, float] = {}
     try:
-        for name in _order(names):
+        order = _order(names)
+        for i, name in enumerate(order):
             meta = PROXIES.metadata(name)
             fn = PROXIES.get(name)
             with torch.random.fork_rng(devices=_rng_devices(device)):
                 torch.manual_seed(seed)
                 try:
-                    if meta["modifies_weights"]:
+                    # the last proxy may leave the working copy changed: it is discarded afterwards
+                    if meta["modifies_weights"] and i < len(order) - 1:
                         with session.preserved():
                             value = fn(session)
                     else:

@@ -115,7 +115,8 @@ def zen(session, mixup_gamma: float = 1e-2) -> float:
     batch_var: dict[int, torch.Tensor] = {}
     hooks = []
     for m in bns:
-        m.reset_running_stats() if m.track_running_stats else None
+        if m.track_running_stats:
+            m.reset_running_stats()  # a pretrained model's statistics would leak into the score
         if m.running_var is None:
             hooks.append(m.register_forward_hook(_batch_var_hook(batch_var)))
     feats: list[torch.Tensor] = []
