@@ -574,6 +574,7 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
     session = Session(work, xd, yd, names, seed=seed, loss_fn=loss_fn, split=split, device=device, options=options)
     results: dict[str, float] = {}
     try:
+        _probe(session)
         order = _order(names)
         for i, name in enumerate(order):
             meta = PROXIES.metadata(name)
@@ -600,6 +601,24 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
             p.grad = None
         del work, session
     return results
+
+
+def _probe(session: Session) -> None:
+    """Run two samples through the working copy (eval mode, no grad) to turn bad inputs into clear errors early."""
+    model, x = session.model, session.inputs
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[:2])
+    except RuntimeError as exc:
+        if is_oom(exc):
+            raise
+        raise ValueError(f"the model cannot run on inputs of shape {tuple(x.shape)} (per sample {tuple(x.shape[1:])}); "
+                         f"check the input shape it expects: {exc}") from exc
+    finally:
+        model.train(was)
+    session.check_logits(out, 2, session.targets)
 
 
 def _undefined(name: str, reason: str, nan_policy: str) -> float:
