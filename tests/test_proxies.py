@@ -283,8 +283,8 @@ def test_bad_batches_raise_clear_errors():
         P.compute(model, (x * 10).long(), y, ["snip"])
     with pytest.raises(ValueError, match=r"logits of shape \(N, C\)"):
         P.compute(nn.Conv2d(3, 4, 3), x, y, ["grad_norm"])
-    with pytest.raises(RuntimeError):  # wrong input shape: torch's own message, untouched
-        P.compute(model, torch.randn(8, 3, 8, 8), y, ["grad_norm"])
+    with pytest.raises(ValueError, match=r"cannot run on inputs of shape \(8, 3, 8, 8\).*mat1 and mat2"):
+        P.compute(model, torch.randn(8, 3, 8, 8), y, ["flops"])
     with pytest.raises(TypeError, match="nn.Module"):
         P.compute(lambda t: t, x, y, ["params"])
 
@@ -424,3 +424,10 @@ def test_estimator_accepts_space_by_name_and_numpy_batch():
     assert v[0] == sum(p.numel() for p in archscore.get_space("nb201").build(arch).parameters())
     with pytest.raises(TypeError, match="space must be"):
         archscore.create_estimator("zc:params", space=3).predict([arch], data=(x, y))
+
+
+def test_nwot_is_finite_when_all_codes_are_equal():
+    # every sample has the same code: K = 2 * ones (singular); the score falls back to log det(K + I) = log(1 + 2n)
+    net = nn.Sequential(nn.ReLU(), nn.Linear(2, 2))
+    x = torch.tensor([[1.0, 2.0], [3.0, 0.5], [0.1, 0.2]])
+    assert P.compute(net, x, None, ["nwot"])["nwot"] == pytest.approx(math.log(1 + 2 * 3), rel=1e-12)

@@ -340,6 +340,7 @@ def _shared_pass(s: Session, needed: set[str]) -> dict[str, Any]:
                 for st, en in s.chunks():
                     xc = s.inputs[st:en].detach().clone()
                     yc = s.targets[st:en]
+                    captured.clear()
                     with _twice_differentiable(True):
                         loss = s.loss_fn(s.forward(xc, yc), yc) * ((en - st) / n)
                     gf = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=True)
@@ -573,13 +574,16 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
     session = Session(work, xd, yd, names, seed=seed, loss_fn=loss_fn, split=split, device=device, options=options)
     results: dict[str, float] = {}
     try:
-        for name in _order(names):
+        _probe(session)
+        order = _order(names)
+        for i, name in enumerate(order):
             meta = PROXIES.metadata(name)
             fn = PROXIES.get(name)
             with torch.random.fork_rng(devices=_rng_devices(device)):
                 torch.manual_seed(seed)
                 try:
-                    if meta["modifies_weights"]:
+                    # the last proxy may leave the working copy changed: it is discarded afterwards
+                    if meta["modifies_weights"] and i < len(order) - 1:
                         with session.preserved():
                             value = fn(session)
                     else:
@@ -597,6 +601,24 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
             p.grad = None
         del work, session
     return results
+
+
+def _probe(session: Session) -> None:
+    """Run two samples through the working copy (eval mode, no grad) to turn bad inputs into clear errors early."""
+    model, x = session.model, session.inputs
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[:2])
+    except RuntimeError as exc:
+        if is_oom(exc):
+            raise
+        raise ValueError(f"the model cannot run on inputs of shape {tuple(x.shape)} (per sample {tuple(x.shape[1:])}); "
+                         f"check the input shape it expects: {exc}") from exc
+    finally:
+        model.train(was)
+    session.check_logits(out, 2, session.targets)
 
 
 def _undefined(name: str, reason: str, nan_policy: str) -> float:

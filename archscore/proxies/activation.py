@@ -31,12 +31,20 @@ def nwot(session) -> float:
     all ReLUs and units, the positions where samples ``i`` and ``j`` agree
     (``N_A`` minus the Hamming distance), as in the authors' code and
     NAS-Bench-Suite-Zero. Undefined (``nan_policy``) for models without ReLU
-    modules, including those applying ``F.relu`` functionally. A singular
-    ``K`` (two samples with identical codes everywhere) gives ``-inf``.
+    modules, including those applying ``F.relu`` functionally.
+
+    Deviation: when ``K`` is singular (samples with identical codes at every
+    ReLU, e.g. a NAS-Bench-201 cell whose ReLUs all see input-independent
+    zeros) the reference returns ``-inf``; here the score is
+    ``log det(K + I)`` instead, a finite value far below that of any network
+    that tells its inputs apart (about ``log(N * units)`` when all codes are
+    equal, versus hundreds for NB201 networks that see their input).
     """
     k = session.shared("relu_kernel").cpu().numpy()
     sign, logdet = np.linalg.slogdet(k)
-    return float(logdet) if sign != 0 else float("-inf")
+    if sign == 0 or not np.isfinite(logdet):
+        sign, logdet = np.linalg.slogdet(k + np.eye(k.shape[0]))
+    return float(logdet)
 
 
 @register_proxy(
@@ -115,7 +123,8 @@ def zen(session, mixup_gamma: float = 1e-2) -> float:
     batch_var: dict[int, torch.Tensor] = {}
     hooks = []
     for m in bns:
-        m.reset_running_stats() if m.track_running_stats else None
+        if m.track_running_stats:
+            m.reset_running_stats()  # a pretrained model's statistics would leak into the score
         if m.running_var is None:
             hooks.append(m.register_forward_hook(_batch_var_hook(batch_var)))
     feats: list[torch.Tensor] = []
