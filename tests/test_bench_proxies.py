@@ -168,3 +168,12 @@ def test_bench_on_shared_data_reference_batch(data_dir):
     assert tuple(x.shape) == (64, 3, 32, 32) and y.shape == (64,)
     ref = pd.read_csv(data_dir / "nb201" / bench_proxies.REF_CSV)
     assert len(ref) == 200 and set(bench_proxies.REF_COLUMNS.values()) <= set(ref.columns)
+
+
+def test_check_rules():
+    check = bench_proxies._check
+    assert check("a", 0.40, 0.36, within=0.05)["passed"] and not check("a", 0.42, 0.36, within=0.05)["passed"]
+    assert not check("a", 0.30, 0.36, within=0.05)["passed"]
+    assert check("b", 0.88, 0.88)["passed"] and not check("b", 0.879, 0.88)["passed"]
+    assert check("c", 5.6, 8.0, higher=False)["passed"] and not check("c", 8.0, 8.0, higher=False, strict=True)["passed"]
+    assert not check("d", None, 0.5)["passed"]

@@ -427,8 +427,8 @@ def run_full(args, scorer: Scorer, bench, requested: list[str], targets: list[st
             if t in targets and entry[t]["spearman"] is not None:
                 diff = entry[t]["spearman"] - value
                 entry["published"]["difference"] = diff
-                checks.append(_check(f"full: {name} Spearman vs published ({t})", entry[t]["spearman"], value - PUBLISHED_MARGIN,
-                                     note=f"published {value:.2f} ({source}), difference {diff:+.3f}"))
+                checks.append(_check(f"full: {name} Spearman within {PUBLISHED_MARGIN} of published ({t})", entry[t]["spearman"], value,
+                                     within=PUBLISHED_MARGIN, note=f"{source}, difference {diff:+.3f}"))
         res["proxies"][name] = entry
     if not args.no_plots:
         res["plots"] = scatter_plots(args.out / "plots", "full", targets[0], table[targets[0]].to_numpy()[rows], cols,
@@ -573,14 +573,19 @@ def run_design(args, scorer: Scorer, bench, exclude: set[int], curves_path: Path
             "default": default, "default_rank": combos.index(default) + 1 if default else None, "n_combinations": len(combos)}
 
 
-def _check(name: str, value: float | None, threshold: float, *, higher: bool = True, strict: bool = False, note: str = "") -> dict:
+def _check(name: str, value: float | None, threshold: float, *, higher: bool = True, strict: bool = False,
+           within: float | None = None, note: str = "") -> dict:
+    """One pass/fail line: ``value >= threshold`` (or ``<=``, or ``|value - threshold| <= within``)."""
     if value is None:
         passed = False
+    elif within is not None:
+        passed = abs(value - threshold) <= within
     elif higher:
         passed = value > threshold if strict else value >= threshold
     else:
         passed = value < threshold if strict else value <= threshold
-    return {"check": name, "value": value, "threshold": threshold, "direction": ">=" if higher else "<=", "passed": bool(passed), "note": note}
+    direction = f"within {within} of" if within is not None else (">=" if higher else "<=")
+    return {"check": name, "value": value, "threshold": threshold, "direction": direction, "passed": bool(passed), "note": note}
 
 
 # ------------------------------------------------------------------ output
