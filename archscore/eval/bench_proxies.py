@@ -584,7 +584,7 @@ def _check(name: str, value: float | None, threshold: float, *, higher: bool = T
         passed = value > threshold if strict else value >= threshold
     else:
         passed = value < threshold if strict else value <= threshold
-    direction = f"within {within} of" if within is not None else (">=" if higher else "<=")
+    direction = f"within {within} of" if within is not None else ((">" if strict else ">=") if higher else ("<" if strict else "<="))
     return {"check": name, "value": value, "threshold": threshold, "direction": direction, "passed": bool(passed), "note": note}
 
 
