@@ -1,0 +1,244 @@
+"""Extrapolate one learning curve, and the early-stopping rule built on it.
+
+:func:`extrapolate` predicts the accuracy at any epoch from a partial curve,
+with a predictive interval; :func:`probability_of_improvement` and
+:class:`EarlyStopping` turn that into the termination rule of Domhan et al.
+(IJCAI 2015): stop a run when the probability that its final accuracy beats
+the best seen so far falls below a threshold (5% in the paper).
+
+Input rules are those of :mod:`archscore.predictors.curves._checks`: NaN marks
+a missing epoch, ``scale="auto"`` reads values above 1 as percent, a curve
+longer than ``total_epochs`` is an error, and parametric methods need at
+least :data:`MIN_POINTS` finite values. Predictions outside the valid range
+``[0, scale]`` are clipped; the clipping is logged (warning) and reported in
+:attr:`Extrapolation.clipped`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+from scipy.stats import norm
+
+from archscore.predictors.curves._checks import as_curve, check_range, check_total_epochs, resolve_scale
+from archscore.predictors.curves.parametric import FAMILY_NAMES, combine, fit_family, schedule_time
+from archscore.registry import unknown_choice_error
+
+logger = logging.getLogger(__name__)
+
+#: Methods of :func:`extrapolate`: the two baselines, the eleven families and their combination.
+METHODS: tuple[str, ...] = ("last", "best", *FAMILY_NAMES, "combo")
+#: Fewest finite points a parametric method accepts.
+MIN_POINTS = 3
+
+
+class Extrapolation(NamedTuple):
+    """Predicted accuracy at one epoch, in the curve's scale.
+
+    ``low``/``high`` bound the central ``level`` predictive interval (Gaussian
+    approximation); they are NaN for the baselines, which have no predictive
+    distribution. ``clipped`` is true when the raw prediction left
+    ``[0, scale]`` and was clipped.
+    """
+
+    mean: float
+    std: float
+    low: float
+    high: float
+    clipped: bool
+    scale: float
+
+
+def _points(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    epochs = np.arange(1, arr.size + 1, dtype=float)
+    ok = np.isfinite(arr)
+    return epochs[ok], arr[ok]
+
+
+def extrapolate_fraction(
+    values: np.ndarray,
+    at_epoch: int,
+    total_epochs: int,
+    *,
+    method: str = "combo",
+    time: str = "epoch",
+    temperature: float = 1.0,
+) -> tuple[float, float, bool]:
+    """Core of :func:`extrapolate` on a validated curve in fractions: (mean, std, clipped).
+
+    ``std`` is NaN for the baselines.
+    """
+    if method not in METHODS:
+        raise unknown_choice_error("extrapolation method", method, METHODS)
+    epochs, y = _points(values)
+    if method == "last":
+        return float(y[-1]), float("nan"), False
+    if method == "best":
+        return float(y.max()), float("nan"), False
+    if y.size < MIN_POINTS:
+        raise ValueError(f"method {method!r} needs at least {MIN_POINTS} finite points of the curve, got {y.size}; use method='last' for shorter curves")
+    x = schedule_time(epochs, total_epochs, time)
+    at = float(schedule_time(np.array([at_epoch]), total_epochs, time)[0])
+    if method == "combo":
+        pred = combine(x, y, at, temperature=temperature)
+        mean, std = pred.mean, pred.std
+        if not pred.weights:  # every family left [0, 1] at the horizon
+            logger.warning("no curve family gives a valid accuracy at epoch %d; falling back to the last observed value", at_epoch)
+            return float(y[-1]), float(max(np.std(y), 0.01)), True
+    else:
+        fit = fit_family(method, x, y)
+        if fit is None:
+            logger.warning("family %s could not be fitted; falling back to the last observed value", method)
+            return float(y[-1]), float(max(np.std(y), 0.01)), True
+        mean = float(fit(at)[0])
+        std = combine(x, y, at, families=(method,), temperature=temperature).std
+        if not np.isfinite(std):
+            std = fit.sigma
+    clipped = not (0.0 <= mean <= 1.0) or not np.isfinite(mean)
+    if clipped:
+        logger.warning("%s extrapolation %.4g at epoch %d is outside [0, 1] (fraction); clipped", method, mean, at_epoch)
+        mean = float(np.clip(np.nan_to_num(mean, nan=y[-1]), 0.0, 1.0))
+    return float(mean), float(std), clipped
+
+
+def extrapolate(
+    curve: Sequence[float],
+    at_epoch: int | None = None,
+    *,
+    total_epochs: int,
+    method: str = "combo",
+    level: float = 0.9,
+    scale: Any = "auto",
+    time: str = "epoch",
+    temperature: float = 1.0,
+) -> Extrapolation:
+    """Predict the accuracy at ``at_epoch`` from a partial per-epoch curve.
+
+    Parameters
+    ----------
+    curve : sequence of float
+        Accuracy after epochs 1, 2, ...; NaN marks a missing epoch.
+    at_epoch : int, optional
+        Epoch to predict (1-based); default ``total_epochs``.
+    total_epochs : int
+        Length of the full training run (the curve may not be longer; the
+        ``"cosine"`` time needs it).
+    method : str, default="combo"
+        ``"last"``, ``"best"``, one of the eleven families
+        (:data:`~archscore.predictors.curves.parametric.FAMILY_NAMES`) or
+        ``"combo"``, their Bayesian combination.
+    level : float, default=0.9
+        Coverage of the predictive interval.
+    scale : "auto", 1 or 100
+        Accuracy scale; ``"auto"`` reads a curve whose maximum exceeds 1 as percent.
+    time : {"epoch", "cosine"}
+        Abscissa of the fit, see :func:`~archscore.predictors.curves.parametric.schedule_time`.
+    temperature : float, default=1.0
+        Likelihood temperature of the combination (> 1 widens the interval).
+
+    Returns
+    -------
+    Extrapolation
+        ``mean``, ``std``, ``low``, ``high`` (in the curve's scale), ``clipped`` and ``scale``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(1, 21)
+    >>> r = extrapolate(0.9 - 0.5 * t**-0.7, total_epochs=200, method="pow3")
+    >>> round(r.mean, 4)
+    0.8877
+    """
+    T = check_total_epochs(total_epochs, "extrapolate")
+    arr = as_curve(curve, total_epochs=T)
+    s = resolve_scale(scale, arr)
+    check_range(arr, s)
+    at = T if at_epoch is None else at_epoch
+    if isinstance(at, bool) or not isinstance(at, (int, np.integer)) or not 1 <= at <= T:
+        raise ValueError(f"at_epoch must be an integer in [1, total_epochs={T}], got {at_epoch!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    mean, std, clipped = extrapolate_fraction(arr / s, int(at), T, method=method, time=time, temperature=temperature)
+    if np.isfinite(std):
+        z = norm.ppf(0.5 + level / 2)
+        low, high = max(mean - z * std, 0.0), min(mean + z * std, 1.0)
+    else:
+        low = high = float("nan")
+    return Extrapolation(mean * s, std * s, low * s, high * s, clipped, s)
+
+
+def probability_of_improvement(
+    curve: Sequence[float],
+    best_so_far: float,
+    *,
+    total_epochs: int,
+    method: str = "combo",
+    scale: Any = "auto",
+    time: str = "epoch",
+    temperature: float = 1.0,
+) -> float:
+    """Probability that the run's accuracy at ``total_epochs`` exceeds ``best_so_far``.
+
+    Uses the Gaussian predictive distribution of :func:`extrapolate`;
+    ``best_so_far`` is in the curve's scale. A curve already at or past the
+    final epoch returns 1.0 or 0.0 by its last value.
+    """
+    if best_so_far is None or not np.isfinite(best_so_far):
+        raise ValueError(f"best_so_far must be a finite accuracy, got {best_so_far!r}")
+    if method in ("last", "best"):
+        raise ValueError(f"method {method!r} has no predictive distribution; use a family name or 'combo'")
+    r = extrapolate(curve, total_epochs=total_epochs, method=method, scale=scale, time=time, temperature=temperature)
+    if len(curve) >= total_epochs or not r.std > 0:
+        return float(r.mean > best_so_far)
+    return float(norm.sf((best_so_far - r.mean) / r.std))
+
+
+class EarlyStopping:
+    """Domhan et al.'s termination rule as a callable for search loops.
+
+    ``rule(curve, best_so_far)`` returns the probability that the run beats
+    ``best_so_far`` at ``total_epochs``; ``rule.should_stop(curve, best_so_far)``
+    is true when that probability is below ``threshold`` (and at least
+    ``min_epochs`` epochs were observed).
+
+    Parameters
+    ----------
+    total_epochs : int
+        Length of a full run.
+    threshold : float, default=0.05
+        Stop when the probability of improvement falls below this.
+    min_epochs : int, default=3
+        Never stop before this many epochs.
+    method, scale, time, temperature
+        As in :func:`extrapolate`.
+    """
+
+    def __init__(self, total_epochs: int, *, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
+                 scale: Any = "auto", time: str = "epoch", temperature: float = 1.0) -> None:
+        self.total_epochs = check_total_epochs(total_epochs, "EarlyStopping")
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+        self.threshold = float(threshold)
+        self.min_epochs = max(int(min_epochs), MIN_POINTS)
+        self.method, self.scale, self.time, self.temperature = method, scale, time, temperature
+
+    def __call__(self, curve: Sequence[float], best_so_far: float) -> float:
+        return probability_of_improvement(curve, best_so_far, total_epochs=self.total_epochs, method=self.method,
+                                          scale=self.scale, time=self.time, temperature=self.temperature)
+
+    def should_stop(self, curve: Sequence[float], best_so_far: float | None) -> bool:
+        """True when the run should be terminated now."""
+        if best_so_far is None or np.sum(np.isfinite(np.asarray(curve, dtype=float))) < self.min_epochs:
+            return False
+        return self(curve, best_so_far) < self.threshold
+
+    def __repr__(self) -> str:
+        return f"EarlyStopping(total_epochs={self.total_epochs}, threshold={self.threshold}, method={self.method!r})"
+
+
+def interval_z(level: float) -> float:
+    """The Gaussian quantile for a central interval of coverage ``level``."""
+    return float(norm.ppf(0.5 + level / 2)) if 0 < level < 1 else math.nan
