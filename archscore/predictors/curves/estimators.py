@@ -14,7 +14,9 @@ Learned across architectures (``fit(archs, y, curves=prefixes)``):
   differences), optionally with architecture features (``encoding=``) and the
   training-loss prefix (``losses=``). Like the paper, one model per prefix
   length; hyperparameters by cross-validated grid search (the paper used
-  random search). ``lc:rf`` is the same pipeline with a random forest.
+  random search). ``lc:rf``, ``lc:et`` and ``lc:gbm`` are the same pipeline
+  with a random forest, extremely randomised trees or gradient boosting on
+  eight summary statistics of the prefix (our variants, not the paper's).
 * ``lc:sotl`` / ``lc:sotl-e`` -- Ru, Lyle, Schut, Fil, van der Wilk & Gal,
   "Speedy performance estimation for neural architecture search", NeurIPS
   2021: the negative sum of the training losses over all observed epochs
@@ -39,7 +41,7 @@ import numpy as np
 from archscore.base import Estimator, register_estimator
 from archscore.predictors.curves._checks import as_curve, check_total_epochs, prepare_curves
 from archscore.predictors.curves.extrapolate import extrapolate_fraction
-from archscore.predictors.curves.features import PathFeatures, prefix_features
+from archscore.predictors.curves.features import PathFeatures, prefix_features, summary_features
 from archscore.predictors.curves.parametric import FAMILIES, FAMILY_NAMES
 from archscore.registry import unknown_choice_error
 
@@ -128,8 +130,14 @@ class ParametricExtrapolator(Estimator):
         return (mean, std) if return_std else mean
 
 
+#: Regression models of :class:`LcRegressor`.
+MODELS = ("svr", "rf", "et", "gbm")
+#: Curve-prefix feature sets of :class:`LcRegressor`.
+FEATURE_SETS = ("full", "summary")
+
+
 def _make_model(model: str, seed: int, n_train: int):
-    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
     from sklearn.model_selection import GridSearchCV, KFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -142,7 +150,11 @@ def _make_model(model: str, seed: int, n_train: int):
         return GridSearchCV(pipe, grid, cv=folds, scoring="neg_mean_absolute_error")
     if model == "rf":
         return RandomForestRegressor(n_estimators=300, max_features=0.33, min_samples_leaf=1, random_state=seed, n_jobs=1)
-    raise unknown_choice_error("curve regression model", model, ("svr", "rf"))
+    if model == "et":
+        return ExtraTreesRegressor(n_estimators=300, max_features=0.5, random_state=seed, n_jobs=1)
+    if model == "gbm":
+        return GradientBoostingRegressor(n_estimators=300, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed)
+    raise unknown_choice_error("curve regression model", model, MODELS)
 
 
 class LcRegressor(Estimator):
@@ -155,9 +167,14 @@ class LcRegressor(Estimator):
 
     Parameters
     ----------
-    model : {"svr", "rf"}, default="svr"
+    model : {"svr", "rf", "et", "gbm"}, default="svr"
         RBF SVR with a cross-validated grid over C, gamma and epsilon (on
-        standardised features and targets), or a random forest.
+        standardised features and targets), a random forest, extremely
+        randomised trees, or gradient-boosted trees (300 trees each).
+    features : {"full", "summary"}, default="full"
+        Curve-prefix features: ``"full"`` the paper's values and first and
+        second differences; ``"summary"`` eight statistics
+        (:func:`~.features.summary_features`).
     encoding : object with fit(archs) / transform(archs), "path" or None
         Architecture features; ``"path"`` is :class:`~.features.PathFeatures`.
         The object is copied at fit. Rows whose arch is None use a
@@ -179,15 +196,19 @@ class LcRegressor(Estimator):
     -----
     One model per prefix length, as in the paper; models for lengths not
     seen at fit are trained on the training curves cut to that length at
-    first use and cached in ``models_``. The predictive std is the
-    root-mean-square out-of-fold residual of the model (homoscedastic).
+    first use and cached in ``models_``. The predictive std is homoscedastic,
+    a robust scale of the model's out-of-fold residuals (``cv`` folds on the
+    training set): their 90% absolute quantile divided by 1.645, so that
+    ``mean +- 1.645 std`` covers 90% of them; for Gaussian residuals it is
+    their standard deviation.
     """
 
     _tags = {**_CURVE_TAGS, "requires_fit": True, "supports_std": True}
 
-    def __init__(self, model: str = "svr", encoding: Any = None, use_losses: bool = True, cv: int = 5, min_train: int = 5,
-                 seed: int = 0, scale: Any = "auto") -> None:
+    def __init__(self, model: str = "svr", features: str = "full", encoding: Any = None, use_losses: bool = True, cv: int = 5,
+                 min_train: int = 5, seed: int = 0, scale: Any = "auto") -> None:
         self.model = model
+        self.features = features
         self.encoding = encoding
         self.use_losses = use_losses
         self.cv = cv
@@ -197,6 +218,10 @@ class LcRegressor(Estimator):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, archs, y, **context):
+        if self.model not in MODELS:
+            raise unknown_choice_error("curve regression model", self.model, MODELS)
+        if self.features not in FEATURE_SETS:
+            raise unknown_choice_error("curve feature set", self.features, FEATURE_SETS)
         fr, s = prepare_curves(context["curves"], self.scale)
         self.scale_ = s
         self.train_curves_ = fr
@@ -235,10 +260,11 @@ class LcRegressor(Estimator):
 
     def _features(self, curves, losses, arch_feats, length: int) -> np.ndarray:
         rows = []
+        feat = prefix_features if self.features == "full" else summary_features
         for i, c in enumerate(curves):
-            parts = [prefix_features(c, length)]
+            parts = [feat(c, length)]
             if losses is not None:
-                parts.append(prefix_features(losses[i], length))
+                parts.append(feat(losses[i], length))
             if arch_feats is not None:
                 parts.append(arch_feats[i])
             rows.append(np.concatenate(parts))
@@ -267,7 +293,9 @@ class LcRegressor(Estimator):
         oof = np.empty(len(idx))
         for tr, te in KFold(n_splits=k, shuffle=True, random_state=self.seed).split(X):
             oof[te] = clone(best).fit(X[tr], z[tr]).predict(X[te])
-        resid_std = float(np.sqrt(np.mean((oof - z) ** 2))) * sd
+        # robust scale: the 90% quantile of |residual| / z_0.95, so mean +- 1.645 std covers 90% of the
+        # out-of-fold residuals (equals the standard deviation for Gaussian residuals)
+        resid_std = float(np.quantile(np.abs(oof - z), 0.9) / 1.6448536269514722) * sd
         self.models_[key] = (est, mu, sd, resid_std)
         return self.models_[key]
 
@@ -354,7 +382,11 @@ register_estimator("lc:combo", _family_factory("combo"), description="Bayesian c
                    test_params={"total_epochs": 20})
 register_estimator("lc:svr", lambda **p: LcRegressor(**{"model": "svr", **p}), description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
                    test_params={"cv": 3})
-register_estimator("lc:rf", lambda **p: LcRegressor(**{"model": "rf", **p}), description="random forest on curve-prefix features (+ optional arch encoding, losses)",
-                   test_params={"cv": 3})
+register_estimator("lc:rf", lambda **p: LcRegressor(**{"model": "rf", "features": "summary", **p}),
+                   description="random forest on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3})
+register_estimator("lc:et", lambda **p: LcRegressor(**{"model": "et", "features": "summary", **p}),
+                   description="extremely randomised trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3})
+register_estimator("lc:gbm", lambda **p: LcRegressor(**{"model": "gbm", "features": "summary", **p}),
+                   description="gradient-boosted trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3})
 register_estimator("lc:sotl", SumOfTrainingLosses, description="minus the sum of training losses over observed epochs (Ru et al. 2021)")
 register_estimator("lc:sotl-e", lambda **p: SumOfTrainingLosses(**{"E": 1, **p}), description="minus the training loss of the last E epochs, E=1 by default (Ru et al. 2021)")

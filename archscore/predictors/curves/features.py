@@ -6,7 +6,7 @@ architecture encoding used when no other encoding is passed: counts of each
 op and of each input-to-output path type (the sequence of ops along the
 path, zero ops cutting the path), in the spirit of the path encoding of White
 et al. (BANANAS, AAAI 2021). It works on any space; its vocabulary is learned
-in ``fit``.
+in ``fit``. :func:`summary_features` is a compact prefix summary.
 """
 
 from __future__ import annotations
@@ -43,6 +43,20 @@ def prefix_features(values: np.ndarray, length: int) -> np.ndarray:
     d1 = np.diff(v)
     d2 = np.diff(v, n=2)
     return np.concatenate([v, d1, d2])
+
+
+def summary_features(values: np.ndarray, length: int) -> np.ndarray:
+    """Eight summary statistics of the first ``length`` entries (NaN filled forward).
+
+    Last value, mean of the last 5, maximum, mean, least-squares slope over the
+    last 10, and the values at epochs 1, 5 and 10 (the last one when shorter).
+    A compact alternative to :func:`prefix_features` that leaves room for
+    architecture features in small training sets.
+    """
+    v = prefix_features(values, length)[:length]
+    tail = v[-min(10, length):]
+    slope = float(np.polyfit(np.arange(tail.size), tail, 1)[0]) if tail.size >= 2 else 0.0
+    return np.array([v[-1], v[-min(5, length):].mean(), v.max(), v.mean(), slope, v[0], v[min(4, length - 1)], v[min(9, length - 1)]])
 
 
 def _path_types(arch: Arch) -> Counter:
