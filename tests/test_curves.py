@@ -268,3 +268,25 @@ def test_bench_curves_smoke(data_dir, capsys):
     out = capsys.readouterr().out
     assert "200 cells" in out and "pow3" in out
     assert main(["bench", "curves", "--data", str(csv), "--methods", "nope"]) == 2
+
+
+def test_envelope_fits_the_best_so_far_curve():
+    noisy = np.array([0.30, 0.50, 0.45, 0.60, 0.55, 0.66, 0.64, 0.70])
+    a = extrapolate(noisy, total_epochs=50, method="pow3", envelope=True)
+    b = extrapolate(np.maximum.accumulate(noisy), total_epochs=50, method="pow3")
+    assert a.mean == b.mean
+    assert a.mean > extrapolate(noisy, total_epochs=50, method="pow3").mean
+
+
+def test_auto_temperature_from_residual_autocorrelation():
+    from archscore.predictors.curves.parametric import auto_temperature
+
+    # lag-1 autocorrelation 3/6 = 0.5 -> n / n_eff = 1.5 / 0.5
+    assert auto_temperature(np.array([1.0, 1, 1, -1, -1, -1])) == pytest.approx(3.0)
+    assert auto_temperature(np.array([1.0, -1, 1, -1])) == 1.0  # anti-correlated: no tempering
+    # two long runs: lag-1 products sum to 48 - 1 = 47, rho = 47/50, tempering 1.94 / 0.06, below the cap n = 50
+    assert auto_temperature(np.r_[np.ones(25), -np.ones(25)]) == pytest.approx(1.94 / 0.06)
+    r = extrapolate(pow3(T_EPOCHS) + 0.01 * np.sin(T_EPOCHS / 3), total_epochs=200, temperature="auto")
+    assert np.isfinite(r.std) and r.std > 0
+    with pytest.raises(ValueError, match="temperature"):
+        extrapolate(pow3(T_EPOCHS), total_epochs=200, temperature=-1.0)

@@ -39,6 +39,9 @@ def method_specs(total_epochs: int, encoding: Any) -> dict[str, tuple[str, dict,
         "pow3 cosine-time": ("lc:pow3", {"total_epochs": T, "time": "cosine"}, False, False),
         "combo": ("lc:combo", {"total_epochs": T}, False, False),
         "combo cosine-time": ("lc:combo", {"total_epochs": T, "time": "cosine"}, False, False),
+        "pow3 cos+env": ("lc:pow3", {"total_epochs": T, "time": "cosine", "envelope": True}, False, False),
+        "combo cos+env": ("lc:combo", {"total_epochs": T, "time": "cosine", "envelope": True}, False, False),
+        "combo cos+env temp10*": ("lc:combo", {"total_epochs": T, "time": "cosine", "envelope": True, "temperature": 10.0}, False, False),
         "sotl (train err)": ("lc:sotl", {}, True, False),
         "sotl-e E=1 (train err)": ("lc:sotl-e", {}, True, False),
         "svr valid": ("lc:svr", {}, False, False),
@@ -181,7 +184,7 @@ def print_table(rows, file=sys.stdout):
 
 
 def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
-    """Four curves: observed prefix, truth, combo (cosine time) band and the best learned model's interval at T."""
+    """Four curves: observed prefix, truth, combo (cosine time, envelope, temperature 10) band and the best learned model's interval at T."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,8 +204,8 @@ def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
         ax.plot(epochs, V[i], color="0.7", lw=1, label="true curve")
         ax.plot(epochs[:k], V[i, :k], color="k", lw=1.5, label=f"observed (k={k})")
         for method, color in (("combo", "tab:blue"),):
-            res = [extrapolate(V[i, :k], int(e), total_epochs=T, method=method, time="cosine") for e in grid]
-            ax.plot(grid, [r.mean for r in res], color=color, label="combo, cosine time")
+            res = [extrapolate(V[i, :k], int(e), total_epochs=T, method=method, time="cosine", envelope=True, temperature=10.0) for e in grid]
+            ax.plot(grid, [r.mean for r in res], color=color, label="combo cos+env temp10")
             ax.fill_between(grid, [r.low for r in res], [r.high for r in res], color=color, alpha=0.2, label="90% band")
         ax.errorbar([T + 3], [gbm_mean[i]], yerr=[[Z90 * gbm_std[i]], [Z90 * gbm_std[i]]], fmt="o", color="tab:red", ms=4, capsize=3,
                     label="gbm (learned), 90%")

@@ -96,8 +96,11 @@ class ParametricExtrapolator(Estimator):
         Epoch to predict; required (no per-benchmark default).
     time : {"epoch", "cosine"}, default="epoch"
         Fit against the epoch or a cosine-schedule-aware time (:func:`~.parametric.schedule_time`).
-    temperature : float, default=1.0
-        Likelihood temperature of the predictive distribution (> 1 widens it).
+    temperature : float or "auto", default=1.0
+        Likelihood temperature of the predictive distribution (> 1 widens it;
+        ``"auto"`` sets it from the residual autocorrelation).
+    envelope : bool, default=False
+        Fit the best-so-far curve (running maximum) of each curve.
     scale : "auto", 1 or 100
         Accuracy scale; predictions come back in it.
 
@@ -110,12 +113,13 @@ class ParametricExtrapolator(Estimator):
 
     _tags = {**_CURVE_TAGS, "supports_std": True}
 
-    def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float = 1.0,
-                 scale: Any = "auto") -> None:
+    def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str = 1.0,
+                 envelope: bool = False, scale: Any = "auto") -> None:
         self.method = method
         self.total_epochs = total_epochs
         self.time = time
         self.temperature = temperature
+        self.envelope = envelope
         self.scale = scale
 
     def _predict(self, archs, return_std: bool = False, **context):
@@ -123,7 +127,8 @@ class ParametricExtrapolator(Estimator):
             raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, "combo"))
         T = check_total_epochs(self.total_epochs, type(self).__name__)
         fr, s = prepare_curves(context["curves"], self.scale, total_epochs=T)
-        res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature) for c in fr]
+        res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope)
+               for c in fr]
         mean = np.array([r[0] for r in res]) * s
         std = np.array([r[1] for r in res]) * s
         _report_clipping(self, np.array([r[2] for r in res], dtype=bool))

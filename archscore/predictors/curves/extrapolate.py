@@ -65,7 +65,8 @@ def extrapolate_fraction(
     *,
     method: str = "combo",
     time: str = "epoch",
-    temperature: float = 1.0,
+    temperature: float | str = 1.0,
+    envelope: bool = False,
 ) -> tuple[float, float, bool]:
     """Core of :func:`extrapolate` on a validated curve in fractions: (mean, std, clipped).
 
@@ -74,6 +75,8 @@ def extrapolate_fraction(
     if method not in METHODS:
         raise unknown_choice_error("extrapolation method", method, METHODS)
     epochs, y = _points(values)
+    if envelope:  # fit the best-so-far curve (the upper envelope of a noisy curve)
+        y = np.maximum.accumulate(y)
     if method == "last":
         return float(y[-1]), float("nan"), False
     if method == "best":
@@ -113,7 +116,8 @@ def extrapolate(
     level: float = 0.9,
     scale: Any = "auto",
     time: str = "epoch",
-    temperature: float = 1.0,
+    temperature: float | str = 1.0,
+    envelope: bool = False,
 ) -> Extrapolation:
     """Predict the accuracy at ``at_epoch`` from a partial per-epoch curve.
 
@@ -136,8 +140,12 @@ def extrapolate(
         Accuracy scale; ``"auto"`` reads a curve whose maximum exceeds 1 as percent.
     time : {"epoch", "cosine"}
         Abscissa of the fit, see :func:`~archscore.predictors.curves.parametric.schedule_time`.
-    temperature : float, default=1.0
-        Likelihood temperature of the combination (> 1 widens the interval).
+    temperature : float or "auto", default=1.0
+        Likelihood temperature of the combination (> 1 widens the interval;
+        ``"auto"``: from the residual autocorrelation).
+    envelope : bool, default=False
+        Fit the best-so-far curve (running maximum) instead of the raw values;
+        for noisy curves this fits their upper envelope.
 
     Returns
     -------
@@ -161,7 +169,7 @@ def extrapolate(
         raise ValueError(f"at_epoch must be an integer in [1, total_epochs={T}], got {at_epoch!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    mean, std, clipped = extrapolate_fraction(arr / s, int(at), T, method=method, time=time, temperature=temperature)
+    mean, std, clipped = extrapolate_fraction(arr / s, int(at), T, method=method, time=time, temperature=temperature, envelope=envelope)
     if np.isfinite(std):
         z = norm.ppf(0.5 + level / 2)
         low, high = max(mean - z * std, 0.0), min(mean + z * std, 1.0)
@@ -178,7 +186,8 @@ def probability_of_improvement(
     method: str = "combo",
     scale: Any = "auto",
     time: str = "epoch",
-    temperature: float = 1.0,
+    temperature: float | str = 1.0,
+    envelope: bool = False,
 ) -> float:
     """Probability that the run's accuracy at ``total_epochs`` exceeds ``best_so_far``.
 
@@ -190,7 +199,7 @@ def probability_of_improvement(
         raise ValueError(f"best_so_far must be a finite accuracy, got {best_so_far!r}")
     if method in ("last", "best"):
         raise ValueError(f"method {method!r} has no predictive distribution; use a family name or 'combo'")
-    r = extrapolate(curve, total_epochs=total_epochs, method=method, scale=scale, time=time, temperature=temperature)
+    r = extrapolate(curve, total_epochs=total_epochs, method=method, scale=scale, time=time, temperature=temperature, envelope=envelope)
     if len(curve) >= total_epochs or not r.std > 0:
         return float(r.mean > best_so_far)
     return float(norm.sf((best_so_far - r.mean) / r.std))
@@ -212,22 +221,22 @@ class EarlyStopping:
         Stop when the probability of improvement falls below this.
     min_epochs : int, default=3
         Never stop before this many epochs.
-    method, scale, time, temperature
+    method, scale, time, temperature, envelope
         As in :func:`extrapolate`.
     """
 
     def __init__(self, total_epochs: int, *, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
-                 scale: Any = "auto", time: str = "epoch", temperature: float = 1.0) -> None:
+                 scale: Any = "auto", time: str = "epoch", temperature: float | str = 1.0, envelope: bool = False) -> None:
         self.total_epochs = check_total_epochs(total_epochs, "EarlyStopping")
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
         self.min_epochs = max(int(min_epochs), MIN_POINTS)
-        self.method, self.scale, self.time, self.temperature = method, scale, time, temperature
+        self.method, self.scale, self.time, self.temperature, self.envelope = method, scale, time, temperature, envelope
 
     def __call__(self, curve: Sequence[float], best_so_far: float) -> float:
         return probability_of_improvement(curve, best_so_far, total_epochs=self.total_epochs, method=self.method,
-                                          scale=self.scale, time=self.time, temperature=self.temperature)
+                                          scale=self.scale, time=self.time, temperature=self.temperature, envelope=self.envelope)
 
     def should_stop(self, curve: Sequence[float], best_so_far: float | None) -> bool:
         """True when the run should be terminated now."""

@@ -266,6 +266,25 @@ class Prediction:
     means: dict[str, float]
 
 
+def auto_temperature(residuals: np.ndarray | None) -> float:
+    """Likelihood temperature ``n / n_eff`` from the lag-1 autocorrelation of residuals.
+
+    Correlated residuals (a family that misses the curve's shape, or a
+    smoothed / best-so-far curve) carry fewer independent observations than
+    points: with lag-1 autocorrelation ``rho`` the AR(1) effective sample size
+    is ``n (1 - rho) / (1 + rho)``, so the likelihood is tempered by
+    ``(1 + rho) / (1 - rho)``, clipped to ``[1, n]``.
+    """
+    if residuals is None or residuals.size < 3:
+        return 1.0
+    r = residuals - residuals.mean()
+    denom = float(r @ r)
+    if denom <= 0:
+        return 1.0
+    rho = float(np.clip((r[1:] @ r[:-1]) / denom, 0.0, 0.999))
+    return float(np.clip((1 + rho) / (1 - rho), 1.0, residuals.size))
+
+
 def combine(
     x,
     y,
@@ -273,7 +292,7 @@ def combine(
     *,
     families: tuple[str, ...] = FAMILY_NAMES,
     noise_floor: float = 0.005,
-    temperature: float = 1.0,
+    temperature: float | str = 1.0,
 ) -> Prediction:
     """Bayesian model average of the families' extrapolations to abscissa ``at`` (grid approximation).
 
@@ -287,8 +306,10 @@ def combine(
         Families in the average.
     noise_floor : float
         Smallest observation-noise standard deviation (fraction units).
-    temperature : float
-        Likelihood temperature; 1 is the plain posterior, larger is flatter.
+    temperature : float or "auto"
+        Likelihood temperature; 1 is the plain posterior, larger is flatter;
+        ``"auto"`` sets it from the residual autocorrelation of the best fit
+        (:func:`auto_temperature`).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -297,6 +318,7 @@ def combine(
     u = x / x_ref
     at_arr = np.array([float(at)])
     per = []
+    best_fit = (np.inf, None)
     for name in families:
         fam = get_family(name)
         theta = _theta_grid(fam)
@@ -307,6 +329,9 @@ def combine(
             m = c + d * g_at
         ok = np.isfinite(sse) & np.isfinite(m) & (m >= 0) & (m <= 1)
         if ok.any():
+            j = int(np.argmin(np.where(ok, sse, np.inf)))
+            if sse[j] < best_fit[0]:
+                best_fit = (float(sse[j]), y - (c[j] + d[j] * G[j]))
             k = len(theta) + _N_LINEAR[fam.kind]
             per.append((name, sse[ok], m[ok], G.shape[0], k))
     if not per:
@@ -315,7 +340,9 @@ def combine(
     best_sse = min(float(p[1].min()) for p in per)
     k_best = min(p[4] for p in per if float(p[1].min()) == best_sse)
     sigma2 = max(best_sse / max(n - k_best, 1), noise_floor**2)
-    tau = max(float(temperature), 1e-6)
+    tau = auto_temperature(best_fit[1]) if isinstance(temperature, str) and temperature == "auto" else float(temperature)
+    if not np.isfinite(tau) or tau <= 0:
+        raise ValueError(f"temperature must be a positive number or 'auto', got {temperature!r}")
     log_ev, fam_mean, fam_var = [], [], []
     for name, sse, m, size, k in per:
         ll = -sse / (2 * sigma2 * tau)
