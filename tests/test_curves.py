@@ -211,7 +211,7 @@ def test_lc_svr_learns_a_curve_to_final_map_and_handles_lengths():
 
 def test_lc_regressor_with_encoding_falls_back_for_missing_archs():
     archs, y, ctx = make_contract_inputs()
-    est = archscore.create_estimator("lc:rf", encoding="path", min_train=4).fit(archs, y, curves=ctx["curves"])
+    est = archscore.create_estimator("lc:rf", encoding="op_path_counts", min_train=4).fit(archs, y, curves=ctx["curves"])
     assert est.encoder_ is not None
     mixed = est.predict([archs[0], None], curves=ctx["curves"][:2])
     assert mixed.shape == (2,)
@@ -290,3 +290,9 @@ def test_auto_temperature_from_residual_autocorrelation():
     assert np.isfinite(r.std) and r.std > 0
     with pytest.raises(ValueError, match="temperature"):
         extrapolate(pow3(T_EPOCHS), total_epochs=200, temperature=-1.0)
+
+
+def test_encoding_must_be_a_transformer():
+    archs, y, ctx = make_contract_inputs()
+    with pytest.raises(ValueError, match="fit"):
+        archscore.create_estimator("lc:svr", encoding=42, min_train=4).fit(archs, y, curves=ctx["curves"])

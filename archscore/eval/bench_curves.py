@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the method labels and exit")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for learned methods (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the learned models (default: 0)")
-    parser.add_argument("--encoding", default="path", help="architecture features for learned methods: 'path' (archscore's op/path counts) or a registered encoding name")
+    parser.add_argument("--encoding", default="op_path_counts", help="architecture features for learned methods: 'op_path_counts' (op and path-type counts) or an archscore.encodings name when available")
     parser.add_argument("--plot", default=None, help="write a PNG of a few curves with predictive bands here")
     parser.add_argument("--out", default=None, help="write the results table as CSV here")
     parser.add_argument("--cheap-train", type=int, default=0, metavar="N", help="also train N NB201 cells briefly (train:nb201) and extrapolate")
@@ -87,17 +87,6 @@ def _resolve_csv(arg: str | None) -> Path:
     if not p.is_file():
         raise FileNotFoundError(f"curves file not found: {p}")
     return p
-
-
-def _make_encoding(name: str):
-    if name == "path":
-        return "path"
-    from archscore.encodings import __dict__ as enc_ns  # the encodings package, when it offers a registry
-
-    getter = enc_ns.get("get_encoding")
-    if getter is None:
-        raise ValueError(f"encoding {name!r} is not available here; use 'path'")
-    return getter(name)
 
 
 def load_curves(path: Path):
@@ -261,10 +250,10 @@ def run(args: argparse.Namespace) -> int:
 
     T = int(args.total_epochs)
     if args.list:
-        for label in method_specs(T, "path"):
+        for label in method_specs(T, args.encoding):
             print(label)
         return 0
-    encoding = _make_encoding(args.encoding)
+    encoding = args.encoding
     specs = method_specs(T, encoding)
     if args.methods:
         unknown = [m for m in args.methods if m not in specs]

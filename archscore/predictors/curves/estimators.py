@@ -162,6 +162,22 @@ def _make_model(model: str, seed: int, n_train: int):
     raise unknown_choice_error("curve regression model", model, MODELS)
 
 
+def _resolve_encoding(encoding: Any):
+    """A fresh copy of ``encoding``: an object with fit/transform, "op_path_counts", or a name of archscore.encodings."""
+    if isinstance(encoding, str):
+        if encoding == "op_path_counts":
+            return PathFeatures()
+        import archscore.encodings as encodings
+
+        getter = getattr(encodings, "get_encoding", None)
+        if getter is None:
+            raise ValueError(f"encoding {encoding!r} is unknown here; use 'op_path_counts' or an object with fit(archs)/transform(archs)")
+        return getter(encoding)
+    if not (hasattr(encoding, "fit") and hasattr(encoding, "transform")):
+        raise ValueError(f"encoding must have fit(archs) and transform(archs), got {type(encoding).__name__}")
+    return copy.deepcopy(encoding)
+
+
 class LcRegressor(Estimator):
     """Learned curve model: regress the final accuracy on curve-prefix features (Baker et al. 2017).
 
@@ -180,10 +196,11 @@ class LcRegressor(Estimator):
         Curve-prefix features: ``"full"`` the paper's values and first and
         second differences; ``"summary"`` eight statistics
         (:func:`~.features.summary_features`).
-    encoding : object with fit(archs) / transform(archs), "path" or None
-        Architecture features; ``"path"`` is :class:`~.features.PathFeatures`.
-        The object is copied at fit. Rows whose arch is None use a
-        curves-only model.
+    encoding : object with fit(archs) / transform(archs), str or None
+        Architecture features. ``"op_path_counts"`` is
+        :class:`~.features.PathFeatures`; another string is looked up with
+        ``archscore.encodings.get_encoding`` when that exists. The object is
+        copied at fit. Rows whose arch is None use a curves-only model.
     use_losses : bool, default=True
         Use the ``losses=`` prefix when given at fit.
     cv : int, default=5
@@ -244,9 +261,7 @@ class LcRegressor(Estimator):
             if any(a is None for a in archs):
                 logger.info("%s: some training archs are None; architecture features are not used", type(self).__name__)
             else:
-                enc = PathFeatures() if isinstance(self.encoding, str) and self.encoding == "path" else copy.deepcopy(self.encoding)
-                if isinstance(enc, str):
-                    raise ValueError(f"encoding must be an object with fit/transform, 'path' or None, got {self.encoding!r}")
+                enc = _resolve_encoding(self.encoding)
                 enc.fit(archs)
                 self.encoder_ = enc
                 self.arch_features_ = np.asarray(enc.transform(archs), dtype=float)
