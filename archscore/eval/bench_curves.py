@@ -59,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--total-epochs", type=int, default=200, help="epoch to predict (default: 200, the curves' length)")
     parser.add_argument("--methods", nargs="+", default=None, help="subset of method labels (default: all; see --list)")
     parser.add_argument("--list", action="store_true", help="list the method labels and exit")
+    parser.add_argument("--families", action="store_true", help="also score each of the 11 families alone (epoch abscissa)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for learned methods (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the learned models (default: 0)")
     parser.add_argument("--encoding", default="op_path_counts", help="architecture features for learned methods: 'op_path_counts' (op and path-type counts) or an archscore.encodings name when available")
@@ -154,6 +155,7 @@ def _row(label, k, y, mean, std, fit_s, ms, is_score):
     return {
         "k": k, "method": label,
         "MAE": float("nan") if is_score else mae(y, mean),
+        "bias": float("nan") if is_score else float(np.mean(mean - y)),
         "Spearman": spearman(y, mean),
         "cov90": cov,
         "mean_std": float(np.mean(std)) if np.all(np.isfinite(std)) else float("nan"),
@@ -162,13 +164,14 @@ def _row(label, k, y, mean, std, fit_s, ms, is_score):
 
 
 def _fmt(v, spec):
-    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+    width = int(spec.split(".")[0])
+    return "-".rjust(width) if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
 def print_table(rows, file=sys.stdout):
-    print(f"{'k':>4}  {'method':<24} {'MAE':>6} {'Spearman':>8} {'cov90':>6} {'ms/curve':>9} {'fit s':>6}", file=file)
+    print(f"{'k':>4}  {'method':<24} {'MAE':>6} {'bias':>6} {'Spearman':>8} {'cov90':>6} {'ms/curve':>9} {'fit s':>6}", file=file)
     for r in rows:
-        print(f"{r['k']:>4}  {r['method']:<24} {_fmt(r['MAE'], '6.2f')} {_fmt(r['Spearman'], '8.3f')} {_fmt(r['cov90'], '6.2f')} "
+        print(f"{r['k']:>4}  {r['method']:<24} {_fmt(r['MAE'], '6.2f')} {_fmt(r['bias'], '6.2f')} {_fmt(r['Spearman'], '8.3f')} {_fmt(r['cov90'], '6.2f')} "
               f"{_fmt(r['ms_per_curve'], '9.2f')} {_fmt(r['fit_s'], '6.1f')}", file=file)
 
 
@@ -255,6 +258,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     encoding = args.encoding
     specs = method_specs(T, encoding)
+    if args.families:
+        from archscore.predictors.curves import FAMILY_NAMES
+
+        specs.update({f"family {f}": (f"lc:{f}", {"total_epochs": T}, False, False) for f in FAMILY_NAMES})
     if args.methods:
         unknown = [m for m in args.methods if m not in specs]
         if unknown:
