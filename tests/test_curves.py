@@ -211,7 +211,7 @@ def test_lc_svr_learns_a_curve_to_final_map_and_handles_lengths():
 
 def test_lc_regressor_with_encoding_falls_back_for_missing_archs():
     archs, y, ctx = make_contract_inputs()
-    est = archscore.create_estimator("lc:rf", encoding="op_path_counts", min_train=4).fit(archs, y, curves=ctx["curves"])
+    est = archscore.create_estimator("lc:rf", encoding="op_path_counts", min_train=4, n_estimators=20).fit(archs, y, curves=ctx["curves"])
     assert est.encoder_ is not None
     mixed = est.predict([archs[0], None], curves=ctx["curves"][:2])
     assert mixed.shape == (2,)
@@ -232,7 +232,7 @@ class _CountEncoding:
 def test_lc_regressor_accepts_any_fit_transform_encoding_and_copies_it():
     archs, y, ctx = make_contract_inputs()
     enc = _CountEncoding()
-    est = archscore.create_estimator("lc:gbm", encoding=enc, min_train=4).fit(archs, y, curves=ctx["curves"])
+    est = archscore.create_estimator("lc:gbm", encoding=enc, min_train=4, n_estimators=20).fit(archs, y, curves=ctx["curves"])
     assert not hasattr(enc, "fitted_") and est.encoder_.fitted_  # the parameter itself stays untouched
     assert est.predict(archs, curves=ctx["curves"]).shape == (12,)
 

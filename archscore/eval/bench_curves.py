@@ -168,7 +168,8 @@ def _fmt(v, spec):
     return "-".rjust(width) if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
-def print_table(rows, file=sys.stdout):
+def print_table(rows, file=None):
+    file = file or sys.stdout  # resolved at call time (the stream may be swapped, e.g. by test capture)
     print(f"{'k':>4}  {'method':<24} {'MAE':>6} {'bias':>6} {'Spearman':>8} {'cov90':>6} {'ms/curve':>9} {'fit s':>6}", file=file)
     for r in rows:
         print(f"{r['k']:>4}  {r['method']:<24} {_fmt(r['MAE'], '6.2f')} {_fmt(r['bias'], '6.2f')} {_fmt(r['Spearman'], '8.3f')} {_fmt(r['cov90'], '6.2f')} "

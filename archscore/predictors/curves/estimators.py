@@ -141,7 +141,7 @@ MODELS = ("svr", "rf", "et", "gbm")
 FEATURE_SETS = ("full", "summary")
 
 
-def _make_model(model: str, seed: int, n_train: int):
+def _make_model(model: str, seed: int, n_train: int, n_estimators: int = 300):
     from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
     from sklearn.model_selection import GridSearchCV, KFold
     from sklearn.pipeline import make_pipeline
@@ -154,11 +154,11 @@ def _make_model(model: str, seed: int, n_train: int):
         grid = {"svr__C": [1.0, 10.0, 100.0], "svr__gamma": ["scale", 0.3, 0.03], "svr__epsilon": [0.01, 0.1]}
         return GridSearchCV(pipe, grid, cv=folds, scoring="neg_mean_absolute_error")
     if model == "rf":
-        return RandomForestRegressor(n_estimators=300, max_features=0.33, min_samples_leaf=1, random_state=seed, n_jobs=1)
+        return RandomForestRegressor(n_estimators=n_estimators, max_features=0.33, min_samples_leaf=1, random_state=seed, n_jobs=1)
     if model == "et":
-        return ExtraTreesRegressor(n_estimators=300, max_features=0.5, random_state=seed, n_jobs=1)
+        return ExtraTreesRegressor(n_estimators=n_estimators, max_features=0.5, random_state=seed, n_jobs=1)
     if model == "gbm":
-        return GradientBoostingRegressor(n_estimators=300, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed)
+        return GradientBoostingRegressor(n_estimators=n_estimators, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed)
     raise unknown_choice_error("curve regression model", model, MODELS)
 
 
@@ -191,11 +191,13 @@ class LcRegressor(Estimator):
     model : {"svr", "rf", "et", "gbm"}, default="svr"
         RBF SVR with a cross-validated grid over C, gamma and epsilon (on
         standardised features and targets), a random forest, extremely
-        randomised trees, or gradient-boosted trees (300 trees each).
+        randomised trees, or gradient-boosted trees.
     features : {"full", "summary"}, default="full"
         Curve-prefix features: ``"full"`` the paper's values and first and
         second differences; ``"summary"`` eight statistics
         (:func:`~.features.summary_features`).
+    n_estimators : int, default=300
+        Trees of the tree models (ignored by the SVR).
     encoding : object with fit(archs) / transform(archs), str or None
         Architecture features. ``"op_path_counts"`` is
         :class:`~.features.PathFeatures`; another string is looked up with
@@ -227,10 +229,11 @@ class LcRegressor(Estimator):
 
     _tags = {**_CURVE_TAGS, "requires_fit": True, "supports_std": True}
 
-    def __init__(self, model: str = "svr", features: str = "full", encoding: Any = None, use_losses: bool = True, cv: int = 5,
-                 min_train: int = 5, seed: int = 0, scale: Any = "auto") -> None:
+    def __init__(self, model: str = "svr", features: str = "full", n_estimators: int = 300, encoding: Any = None,
+                 use_losses: bool = True, cv: int = 5, min_train: int = 5, seed: int = 0, scale: Any = "auto") -> None:
         self.model = model
         self.features = features
+        self.n_estimators = n_estimators
         self.encoding = encoding
         self.use_losses = use_losses
         self.cv = cv
@@ -304,7 +307,7 @@ class LcRegressor(Estimator):
         y = self.y_[idx]
         mu, sd = float(y.mean()), float(y.std()) or 1.0
         z = (y - mu) / sd
-        est = _make_model(self.model, self.seed, len(idx)).fit(X, z)
+        est = _make_model(self.model, self.seed, len(idx), int(self.n_estimators)).fit(X, z)
         best = est.best_estimator_ if hasattr(est, "best_estimator_") else est
         # out-of-fold residuals with the chosen hyperparameters set the predictive std
         from sklearn.base import clone
@@ -403,10 +406,10 @@ register_estimator("lc:combo", _family_factory("combo"), description="Bayesian c
 register_estimator("lc:svr", lambda **p: LcRegressor(**{"model": "svr", **p}), description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
                    test_params={"cv": 3})
 register_estimator("lc:rf", lambda **p: LcRegressor(**{"model": "rf", "features": "summary", **p}),
-                   description="random forest on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3})
+                   description="random forest on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
 register_estimator("lc:et", lambda **p: LcRegressor(**{"model": "et", "features": "summary", **p}),
-                   description="extremely randomised trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3})
+                   description="extremely randomised trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
 register_estimator("lc:gbm", lambda **p: LcRegressor(**{"model": "gbm", "features": "summary", **p}),
-                   description="gradient-boosted trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3})
+                   description="gradient-boosted trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
 register_estimator("lc:sotl", SumOfTrainingLosses, description="minus the sum of training losses over observed epochs (Ru et al. 2021)")
 register_estimator("lc:sotl-e", lambda **p: SumOfTrainingLosses(**{"E": 1, **p}), description="minus the training loss of the last E epochs, E=1 by default (Ru et al. 2021)")
