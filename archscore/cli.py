@@ -91,12 +91,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (it may be swapped, e.g. by pytest's capture)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _configure_logging(verbose: int) -> None:
+    """One handler on the ``archscore`` logger; repeated ``main()`` calls do not stack handlers."""
+    for h in [h for h in logger.handlers if isinstance(h, _CurrentStderrHandler)]:
+        logger.removeHandler(h)
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(max(logging.WARNING - 10 * min(verbose, 2), logging.DEBUG))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archscore`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
