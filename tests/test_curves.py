@@ -296,3 +296,18 @@ def test_encoding_must_be_a_transformer():
     archs, y, ctx = make_contract_inputs()
     with pytest.raises(ValueError, match="fit"):
         archscore.create_estimator("lc:svr", encoding=42, min_train=4).fit(archs, y, curves=ctx["curves"])
+
+
+def test_combo_uniform_gives_equal_family_weights():
+    from archscore.predictors.curves import combine
+
+    y = pow3(T_EPOCHS) + np.random.default_rng(5).normal(0, 0.01, 20)
+    p = combine(T_EPOCHS, y, 200.0, family_weights="uniform")
+    w = np.array(list(p.weights.values()))
+    np.testing.assert_allclose(w, 1.0 / len(w))
+    assert p.mean == pytest.approx(np.mean(list(p.means.values())))
+    assert combine(T_EPOCHS, y, 200.0).weights != p.weights
+    est = archscore.create_estimator("lc:combo-uniform", total_epochs=200)
+    assert est.predict(None, curves=[y])[0] == pytest.approx(100 * p.mean / 100)
+    with pytest.raises(ValueError, match="family_weights"):
+        combine(T_EPOCHS, y, 200.0, family_weights="bic")

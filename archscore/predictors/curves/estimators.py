@@ -3,8 +3,9 @@
 Per-curve (no training, ``fit`` is a no-op):
 
 * ``lc:last`` / ``lc:best`` -- last / best observed value.
-* ``lc:<family>`` for the eleven families of Domhan et al. (IJCAI 2015), and
-  ``lc:combo``, their Bayesian combination (see :mod:`.parametric`).
+* ``lc:<family>`` for the eleven families of Domhan et al. (IJCAI 2015),
+  ``lc:combo``, their Bayesian combination (see :mod:`.parametric`), and
+  ``lc:combo-uniform``, the same with the prior's equal family weights.
 
 Learned across architectures (``fit(archs, y, curves=prefixes)``):
 
@@ -91,7 +92,8 @@ class ParametricExtrapolator(Estimator):
     Parameters
     ----------
     method : str, default="combo"
-        A family name (:data:`~.parametric.FAMILY_NAMES`) or ``"combo"``.
+        A family name (:data:`~.parametric.FAMILY_NAMES`), ``"combo"`` or
+        ``"combo_uniform"`` (equal family weights).
     total_epochs : int
         Epoch to predict; required (no per-benchmark default).
     time : {"epoch", "cosine"}, default="epoch"
@@ -123,8 +125,8 @@ class ParametricExtrapolator(Estimator):
         self.scale = scale
 
     def _predict(self, archs, return_std: bool = False, **context):
-        if self.method != "combo" and self.method not in FAMILIES:
-            raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, "combo"))
+        if self.method not in ("combo", "combo_uniform") and self.method not in FAMILIES:
+            raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, "combo", "combo_uniform"))
         T = check_total_epochs(self.total_epochs, type(self).__name__)
         fr, s = prepare_curves(context["curves"], self.scale, total_epochs=T)
         res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope)
@@ -402,6 +404,8 @@ for _name in FAMILY_NAMES:
     register_estimator(f"lc:{_name}", _family_factory(_name), description=f"extrapolate the curve with {_name}: {FAMILIES[_name].formula} (Domhan et al. 2015)",
                        test_params={"total_epochs": 20})
 register_estimator("lc:combo", _family_factory("combo"), description="Bayesian combination of the 11 curve families, with predictive std (Domhan et al. 2015, grid approximation)",
+                   test_params={"total_epochs": 20})
+register_estimator("lc:combo-uniform", _family_factory("combo_uniform"), description="the 11 curve families averaged with equal weights (each over its grid posterior), with predictive std",
                    test_params={"total_epochs": 20})
 register_estimator("lc:svr", lambda **p: LcRegressor(**{"model": "svr", **p}), description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
                    test_params={"cv": 3})

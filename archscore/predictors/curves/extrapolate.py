@@ -30,7 +30,7 @@ from archscore.registry import unknown_choice_error
 logger = logging.getLogger(__name__)
 
 #: Methods of :func:`extrapolate`: the two baselines, the eleven families and their combination.
-METHODS: tuple[str, ...] = ("last", "best", *FAMILY_NAMES, "combo")
+METHODS: tuple[str, ...] = ("last", "best", *FAMILY_NAMES, "combo", "combo_uniform")
 #: Fewest finite points a parametric method accepts.
 MIN_POINTS = 3
 
@@ -85,8 +85,8 @@ def extrapolate_fraction(
         raise ValueError(f"method {method!r} needs at least {MIN_POINTS} finite points of the curve, got {y.size}; use method='last' for shorter curves")
     x = schedule_time(epochs, total_epochs, time)
     at = float(schedule_time(np.array([at_epoch]), total_epochs, time)[0])
-    if method == "combo":
-        pred = combine(x, y, at, temperature=temperature)
+    if method in ("combo", "combo_uniform"):
+        pred = combine(x, y, at, temperature=temperature, family_weights="uniform" if method == "combo_uniform" else "evidence")
         mean, std = pred.mean, pred.std
         if not pred.weights:  # every family left [0, 1] at the horizon
             logger.warning("no curve family gives a valid accuracy at epoch %d; falling back to the last observed value", at_epoch)
@@ -132,8 +132,9 @@ def extrapolate(
         ``"cosine"`` time needs it).
     method : str, default="combo"
         ``"last"``, ``"best"``, one of the eleven families
-        (:data:`~archscore.predictors.curves.parametric.FAMILY_NAMES`) or
-        ``"combo"``, their Bayesian combination.
+        (:data:`~archscore.predictors.curves.parametric.FAMILY_NAMES`),
+        ``"combo"``, their Bayesian combination, or ``"combo_uniform"``, the
+        same with equal family weights.
     level : float, default=0.9
         Coverage of the predictive interval.
     scale : "auto", 1 or 100

@@ -293,6 +293,7 @@ def combine(
     families: tuple[str, ...] = FAMILY_NAMES,
     noise_floor: float = 0.005,
     temperature: float | str = 1.0,
+    family_weights: str = "evidence",
 ) -> Prediction:
     """Bayesian model average of the families' extrapolations to abscissa ``at`` (grid approximation).
 
@@ -310,7 +311,14 @@ def combine(
         Likelihood temperature; 1 is the plain posterior, larger is flatter;
         ``"auto"`` sets it from the residual autocorrelation of the best fit
         (:func:`auto_temperature`).
+    family_weights : {"evidence", "uniform"}
+        ``"evidence"``: posterior family weights (grid-averaged likelihood,
+        BIC penalty); ``"uniform"``: the prior's equal weights over the
+        families that give a valid prediction (each family still averaged
+        over its own grid posterior).
     """
+    if family_weights not in ("evidence", "uniform"):
+        raise ValueError(f"family_weights must be 'evidence' or 'uniform', got {family_weights!r}")
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = y.size
@@ -356,7 +364,7 @@ def combine(
         fam_mean.append(mu)
         fam_var.append(float(w @ (m - mu) ** 2) + sigma2)
     log_ev_a = np.array(log_ev)
-    wf = np.exp(log_ev_a - log_ev_a.max())
+    wf = np.exp(log_ev_a - log_ev_a.max()) if family_weights == "evidence" else np.ones_like(log_ev_a)
     wf /= wf.sum()
     means, vars_ = np.array(fam_mean), np.array(fam_var)
     mean = float(wf @ means)
