@@ -181,7 +181,7 @@ def print_table(rows, file=None):
 
 
 def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
-    """Four curves: observed prefix, truth, combo (cosine time, envelope, temperature 10) band and the best learned model's interval at T."""
+    """Four curves: observed prefix, truth, combo-uniform bands (envelope; epoch and cosine time) and the best learned model's interval at T."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,10 +200,11 @@ def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
     for ax, i in zip(axes, picks):
         ax.plot(epochs, V[i], color="0.7", lw=1, label="true curve")
         ax.plot(epochs[:k], V[i, :k], color="k", lw=1.5, label=f"observed (k={k})")
-        for method, color in (("combo", "tab:blue"),):
-            res = [extrapolate(V[i, :k], int(e), total_epochs=T, method=method, time="cosine", envelope=True, temperature=10.0) for e in grid]
-            ax.plot(grid, [r.mean for r in res], color=color, label="combo cos+env temp10")
-            ax.fill_between(grid, [r.low for r in res], [r.high for r in res], color=color, alpha=0.2, label="90% band")
+        for (label, kw), color in ((("combo-uniform env", {"method": "combo_uniform", "envelope": True}), "tab:blue"),
+                                   (("combo-uniform cos+env", {"method": "combo_uniform", "envelope": True, "time": "cosine"}), "tab:green")):
+            res = [extrapolate(V[i, :k], int(e), total_epochs=T, **kw) for e in grid]
+            ax.plot(grid, [r.mean for r in res], color=color, label=f"{label}, 90% band")
+            ax.fill_between(grid, [r.low for r in res], [r.high for r in res], color=color, alpha=0.15)
         ax.errorbar([T + 3], [gbm_mean[i]], yerr=[[Z90 * gbm_std[i]], [Z90 * gbm_std[i]]], fmt="o", color="tab:red", ms=4, capsize=3,
                     label="gbm (learned), 90%")
         ax.set_title(f"cell {i}: final {y[i]:.1f}%", fontsize=9)
