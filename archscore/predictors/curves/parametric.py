@@ -41,7 +41,8 @@ How they are fitted (our choices; the paper samples all parameters by MCMC):
   ``[0, 1]`` (grid points outside get zero mass). The predictive distribution
   is the resulting mixture, summarised by its mean and standard deviation.
   ``temperature`` > 1 flattens the likelihood (a tempered posterior) to widen
-  the predictive spread of short prefixes.
+  the predictive spread of short prefixes; ``family_weights="uniform"`` keeps
+  the prior's equal family weights instead of the posterior ones.
 * ``time="cosine"`` fits the families against a schedule-aware abscissa
   (:func:`schedule_time`) instead of the raw epoch, our addition for curves
   trained under cosine annealing.
