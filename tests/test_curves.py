@@ -307,7 +307,33 @@ def test_combo_uniform_gives_equal_family_weights():
     np.testing.assert_allclose(w, 1.0 / len(w))
     assert p.mean == pytest.approx(np.mean(list(p.means.values())))
     assert combine(T_EPOCHS, y, 200.0).weights != p.weights
-    est = archscore.create_estimator("lc:combo-uniform", total_epochs=200)
-    assert est.predict(None, curves=[y])[0] == pytest.approx(100 * p.mean / 100)
+    est = archscore.create_estimator("lc:combo-uniform", total_epochs=200, envelope=False, temperature=1.0)
+    assert est.predict(None, curves=[y])[0] == pytest.approx(p.mean)
     with pytest.raises(ValueError, match="family_weights"):
         combine(T_EPOCHS, y, 200.0, family_weights="bic")
+
+
+def test_combo_defaults_are_equal_weights_on_the_best_so_far_curve_with_auto_temperature():
+    from archscore.predictors.curves import combine
+    from archscore.predictors.curves.extrapolate import method_defaults
+
+    assert method_defaults("combo") == {"envelope": True, "temperature": "auto"}
+    assert method_defaults("combo_evidence") == method_defaults("pow3") == {"envelope": False, "temperature": 1.0}
+    y = pow3(T_EPOCHS) + np.random.default_rng(5).normal(0, 0.01, 20)
+    env = np.maximum.accumulate(y)
+    p = combine(T_EPOCHS, env, 200.0, family_weights="uniform", temperature="auto")
+    r = extrapolate(y, total_epochs=200)  # the default method is combo
+    assert r.mean == pytest.approx(p.mean, abs=1e-12) and r.std == pytest.approx(p.std, abs=1e-12)
+    assert archscore.create_estimator("lc:combo", total_epochs=200).predict(None, curves=[y])[0] == pytest.approx(p.mean, abs=1e-12)
+    assert extrapolate(y, total_epochs=200, method="combo_uniform") == r  # alias
+    # combo_evidence: posterior family weights on the raw curve, plain likelihood
+    q = combine(T_EPOCHS, y, 200.0, family_weights="evidence", temperature=1.0)
+    ev = archscore.create_estimator("lc:combo-evidence", total_epochs=200)
+    mean, std = ev.predict(None, curves=[y], return_std=True)
+    assert mean[0] == pytest.approx(q.mean, abs=1e-12) and std[0] == pytest.approx(q.std, abs=1e-12)
+    # explicit settings override the method's defaults; None keeps them (clone-safe)
+    raw = extrapolate(y, total_epochs=200, envelope=False, temperature=1.0)
+    assert raw.mean == pytest.approx(combine(T_EPOCHS, y, 200.0, family_weights="uniform").mean, abs=1e-12)
+    assert archscore.create_estimator("lc:combo", total_epochs=200).get_params()["envelope"] is None
+    # single families keep their raw-curve default (lc:pow3 is unchanged)
+    assert extrapolate(y, total_epochs=200, method="pow3") == extrapolate(y, total_epochs=200, method="pow3", envelope=False)

@@ -4,8 +4,11 @@ Per-curve (no training, ``fit`` is a no-op):
 
 * ``lc:last`` / ``lc:best`` -- last / best observed value.
 * ``lc:<family>`` for the eleven families of Domhan et al. (IJCAI 2015),
-  ``lc:combo``, their Bayesian combination (see :mod:`.parametric`), and
-  ``lc:combo-uniform``, the same with the prior's equal family weights.
+  ``lc:combo``, their combination (see :mod:`.parametric`): equal (prior)
+  family weights, each family averaged over its tempered grid posterior, fitted
+  to the best-so-far curve (``lc:combo-uniform`` is an alias), and
+  ``lc:combo-evidence``, the Bayesian model average with posterior family
+  weights on the raw curve.
 
 Learned across architectures (``fit(archs, y, curves=prefixes)``):
 
@@ -41,7 +44,7 @@ import numpy as np
 
 from archscore.base import Estimator, register_estimator
 from archscore.predictors.curves._checks import as_curve, check_total_epochs, prepare_curves
-from archscore.predictors.curves.extrapolate import extrapolate_fraction
+from archscore.predictors.curves.extrapolate import COMBOS, extrapolate_fraction
 from archscore.predictors.curves.features import PathFeatures, prefix_features, summary_features
 from archscore.predictors.curves.parametric import FAMILIES, FAMILY_NAMES
 from archscore.registry import unknown_choice_error
@@ -92,17 +95,20 @@ class ParametricExtrapolator(Estimator):
     Parameters
     ----------
     method : str, default="combo"
-        A family name (:data:`~.parametric.FAMILY_NAMES`), ``"combo"`` or
-        ``"combo_uniform"`` (equal family weights).
+        A family name (:data:`~.parametric.FAMILY_NAMES`), ``"combo"`` (equal
+        family weights; alias ``"combo_uniform"``) or ``"combo_evidence"``
+        (posterior family weights).
     total_epochs : int
         Epoch to predict; required (no per-benchmark default).
     time : {"epoch", "cosine"}, default="epoch"
         Fit against the epoch or a cosine-schedule-aware time (:func:`~.parametric.schedule_time`).
-    temperature : float or "auto", default=1.0
+    temperature : float, "auto" or None, default=None
         Likelihood temperature of the predictive distribution (> 1 widens it;
-        ``"auto"`` sets it from the residual autocorrelation).
-    envelope : bool, default=False
-        Fit the best-so-far curve (running maximum) of each curve.
+        ``"auto"`` sets it from the residual autocorrelation). None: the
+        method's default, ``"auto"`` for ``combo``, 1 otherwise.
+    envelope : bool or None, default=None
+        Fit the best-so-far curve (running maximum) of each curve. None: the
+        method's default, True for ``combo``, False otherwise.
     scale : "auto", 1 or 100
         Accuracy scale; predictions come back in it.
 
@@ -115,8 +121,8 @@ class ParametricExtrapolator(Estimator):
 
     _tags = {**_CURVE_TAGS, "supports_std": True}
 
-    def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str = 1.0,
-                 envelope: bool = False, scale: Any = "auto") -> None:
+    def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
+                 envelope: bool | None = None, scale: Any = "auto") -> None:
         self.method = method
         self.total_epochs = total_epochs
         self.time = time
@@ -125,8 +131,8 @@ class ParametricExtrapolator(Estimator):
         self.scale = scale
 
     def _predict(self, archs, return_std: bool = False, **context):
-        if self.method not in ("combo", "combo_uniform") and self.method not in FAMILIES:
-            raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, "combo", "combo_uniform"))
+        if self.method not in COMBOS and self.method not in FAMILIES:
+            raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, *COMBOS))
         T = check_total_epochs(self.total_epochs, type(self).__name__)
         fr, s = prepare_curves(context["curves"], self.scale, total_epochs=T)
         res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope)
@@ -403,10 +409,12 @@ register_estimator("lc:best", BestValue, description="best observed value of the
 for _name in FAMILY_NAMES:
     register_estimator(f"lc:{_name}", _family_factory(_name), description=f"extrapolate the curve with {_name}: {FAMILIES[_name].formula} (Domhan et al. 2015)",
                        test_params={"total_epochs": 20})
-register_estimator("lc:combo", _family_factory("combo"), description="Bayesian combination of the 11 curve families, with predictive std (Domhan et al. 2015, grid approximation)",
+register_estimator("lc:combo", _family_factory("combo"), description="the 11 curve families (Domhan et al. 2015) averaged with equal prior weights, each over its "
+                   "tempered grid posterior, fitted to the best-so-far curve; predictive std", test_params={"total_epochs": 20})
+register_estimator("lc:combo-uniform", _family_factory("combo_uniform"), description="alias of lc:combo (equal family weights)",
                    test_params={"total_epochs": 20})
-register_estimator("lc:combo-uniform", _family_factory("combo_uniform"), description="the 11 curve families averaged with equal weights (each over its grid posterior), with predictive std",
-                   test_params={"total_epochs": 20})
+register_estimator("lc:combo-evidence", _family_factory("combo_evidence"), description="Bayesian model average of the 11 curve families with posterior family weights "
+                   "(Domhan et al. 2015, grid approximation), with predictive std", test_params={"total_epochs": 20})
 register_estimator("lc:svr", lambda **p: LcRegressor(**{"model": "svr", **p}), description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
                    test_params={"cv": 3})
 register_estimator("lc:rf", lambda **p: LcRegressor(**{"model": "rf", "features": "summary", **p}),

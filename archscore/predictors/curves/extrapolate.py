@@ -29,8 +29,24 @@ from archscore.registry import unknown_choice_error
 
 logger = logging.getLogger(__name__)
 
-#: Methods of :func:`extrapolate`: the two baselines, the eleven families and their combination.
-METHODS: tuple[str, ...] = ("last", "best", *FAMILY_NAMES, "combo", "combo_uniform")
+#: Methods of :func:`extrapolate`: the two baselines, the eleven families and their combinations.
+METHODS: tuple[str, ...] = ("last", "best", *FAMILY_NAMES, "combo", "combo_uniform", "combo_evidence")
+#: The combinations and their family weights: ``combo`` (the default) and its
+#: alias ``combo_uniform`` keep the prior's equal weights; ``combo_evidence``
+#: uses the posterior family weights (the original Bayesian model average).
+COMBOS: dict[str, str] = {"combo": "uniform", "combo_uniform": "uniform", "combo_evidence": "evidence"}
+
+
+def method_defaults(method: str) -> dict[str, Any]:
+    """``envelope`` and ``temperature`` that a method uses when they are left None.
+
+    ``combo``/``combo_uniform``: the best-so-far curve and the effective-sample-size
+    temperature (``"auto"``); ``combo_evidence``, the single families and the
+    baselines: the raw curve and the plain likelihood (temperature 1).
+    """
+    if COMBOS.get(method) == "uniform":
+        return {"envelope": True, "temperature": "auto"}
+    return {"envelope": False, "temperature": 1.0}
 #: Fewest finite points a parametric method accepts.
 MIN_POINTS = 3
 
@@ -65,15 +81,19 @@ def extrapolate_fraction(
     *,
     method: str = "combo",
     time: str = "epoch",
-    temperature: float | str = 1.0,
-    envelope: bool = False,
+    temperature: float | str | None = None,
+    envelope: bool | None = None,
 ) -> tuple[float, float, bool]:
     """Core of :func:`extrapolate` on a validated curve in fractions: (mean, std, clipped).
 
-    ``std`` is NaN for the baselines.
+    ``std`` is NaN for the baselines; ``temperature``/``envelope`` None take
+    the method's defaults (:func:`method_defaults`).
     """
     if method not in METHODS:
         raise unknown_choice_error("extrapolation method", method, METHODS)
+    defaults = method_defaults(method)
+    temperature = defaults["temperature"] if temperature is None else temperature
+    envelope = defaults["envelope"] if envelope is None else bool(envelope)
     epochs, y = _points(values)
     if envelope:  # fit the best-so-far curve (the upper envelope of a noisy curve)
         y = np.maximum.accumulate(y)
@@ -85,8 +105,8 @@ def extrapolate_fraction(
         raise ValueError(f"method {method!r} needs at least {MIN_POINTS} finite points of the curve, got {y.size}; use method='last' for shorter curves")
     x = schedule_time(epochs, total_epochs, time)
     at = float(schedule_time(np.array([at_epoch]), total_epochs, time)[0])
-    if method in ("combo", "combo_uniform"):
-        pred = combine(x, y, at, temperature=temperature, family_weights="uniform" if method == "combo_uniform" else "evidence")
+    if method in COMBOS:
+        pred = combine(x, y, at, temperature=temperature, family_weights=COMBOS[method])
         mean, std = pred.mean, pred.std
         if not pred.weights:  # every family left [0, 1] at the horizon
             logger.warning("no curve family gives a valid accuracy at epoch %d; falling back to the last observed value", at_epoch)
@@ -116,8 +136,8 @@ def extrapolate(
     level: float = 0.9,
     scale: Any = "auto",
     time: str = "epoch",
-    temperature: float | str = 1.0,
-    envelope: bool = False,
+    temperature: float | str | None = None,
+    envelope: bool | None = None,
 ) -> Extrapolation:
     """Predict the accuracy at ``at_epoch`` from a partial per-epoch curve.
 
@@ -133,20 +153,24 @@ def extrapolate(
     method : str, default="combo"
         ``"last"``, ``"best"``, one of the eleven families
         (:data:`~archscore.predictors.curves.parametric.FAMILY_NAMES`),
-        ``"combo"``, their Bayesian combination, or ``"combo_uniform"``, the
-        same with equal family weights.
+        ``"combo"``, their combination with the prior's equal family weights
+        (each family averaged over its own grid posterior; ``"combo_uniform"``
+        is an alias), or ``"combo_evidence"``, the Bayesian model average with
+        posterior family weights.
     level : float, default=0.9
         Coverage of the predictive interval.
     scale : "auto", 1 or 100
         Accuracy scale; ``"auto"`` reads a curve whose maximum exceeds 1 as percent.
     time : {"epoch", "cosine"}
         Abscissa of the fit, see :func:`~archscore.predictors.curves.parametric.schedule_time`.
-    temperature : float or "auto", default=1.0
-        Likelihood temperature of the combination (> 1 widens the interval;
-        ``"auto"``: from the residual autocorrelation).
-    envelope : bool, default=False
+    temperature : float, "auto" or None, default=None
+        Likelihood temperature of the posterior (> 1 widens the interval;
+        ``"auto"``: ``n / n_eff`` from the lag-1 autocorrelation of the best
+        fit's residuals). None: ``"auto"`` for ``combo``, 1 otherwise.
+    envelope : bool or None, default=None
         Fit the best-so-far curve (running maximum) instead of the raw values;
-        for noisy curves this fits their upper envelope.
+        for noisy curves this fits their upper envelope. None: True for
+        ``combo``, False otherwise.
 
     Returns
     -------
@@ -187,8 +211,8 @@ def probability_of_improvement(
     method: str = "combo",
     scale: Any = "auto",
     time: str = "epoch",
-    temperature: float | str = 1.0,
-    envelope: bool = False,
+    temperature: float | str | None = None,
+    envelope: bool | None = None,
 ) -> float:
     """Probability that the run's accuracy at ``total_epochs`` exceeds ``best_so_far``.
 
@@ -227,7 +251,7 @@ class EarlyStopping:
     """
 
     def __init__(self, total_epochs: int, *, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
-                 scale: Any = "auto", time: str = "epoch", temperature: float | str = 1.0, envelope: bool = False) -> None:
+                 scale: Any = "auto", time: str = "epoch", temperature: float | str | None = None, envelope: bool | None = None) -> None:
         self.total_epochs = check_total_epochs(total_epochs, "EarlyStopping")
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
