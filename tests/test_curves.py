@@ -337,3 +337,19 @@ def test_combo_defaults_are_equal_weights_on_the_best_so_far_curve_with_auto_tem
     assert archscore.create_estimator("lc:combo", total_epochs=200).get_params()["envelope"] is None
     # single families keep their raw-curve default (lc:pow3 is unchanged)
     assert extrapolate(y, total_epochs=200, method="pow3") == extrapolate(y, total_epochs=200, method="pow3", envelope=False)
+
+
+def test_time_both_is_the_equal_mixture_of_epoch_and_cosine():
+    y = pow3(T_EPOCHS) + np.random.default_rng(7).normal(0, 0.01, 20)
+    a = extrapolate(y, total_epochs=200, time="epoch")
+    b = extrapolate(y, total_epochs=200, time="cosine")
+    m = extrapolate(y, total_epochs=200, time="both")
+    assert m.mean == pytest.approx((a.mean + b.mean) / 2, abs=1e-12)
+    # mixture variance = mean of the component variances + variance of the component means
+    assert m.std**2 == pytest.approx((a.std**2 + b.std**2) / 2 + ((a.mean - b.mean) / 2) ** 2, rel=1e-9)
+    est = archscore.create_estimator("lc:combo", total_epochs=200, time="both")
+    assert est.predict(None, curves=[y])[0] == pytest.approx(m.mean, abs=1e-12)
+    with pytest.raises(ValueError, match="time='both' needs a combination"):
+        extrapolate(y, total_epochs=200, method="pow3", time="both")
+    with pytest.raises(ValueError, match="time must be"):
+        extrapolate(y, total_epochs=200, time="linear")

@@ -44,6 +44,7 @@ def method_specs(total_epochs: int, encoding: Any) -> dict[str, tuple[str, dict,
         "combo raw": ("lc:combo", {"total_epochs": T, "envelope": False}, False, False),
         "combo temp1": ("lc:combo", {"total_epochs": T, "temperature": 1.0}, False, False),
         "combo cosine-time": ("lc:combo", {"total_epochs": T, "time": "cosine"}, False, False),
+        "combo both-times": ("lc:combo", {"total_epochs": T, "time": "both"}, False, False),
         # the Bayesian model average with posterior family weights (lc:combo's default before)
         "combo-evidence": ("lc:combo-evidence", {"total_epochs": T}, False, False),
         "combo-evidence env auto": ("lc:combo-evidence", {"total_epochs": T, "envelope": True, "temperature": "auto"}, False, False),

@@ -100,8 +100,9 @@ class ParametricExtrapolator(Estimator):
         (posterior family weights).
     total_epochs : int
         Epoch to predict; required (no per-benchmark default).
-    time : {"epoch", "cosine"}, default="epoch"
-        Fit against the epoch or a cosine-schedule-aware time (:func:`~.parametric.schedule_time`).
+    time : {"epoch", "cosine", "both"}, default="epoch"
+        Fit against the epoch or a cosine-schedule-aware time (:func:`~.parametric.schedule_time`);
+        ``"both"`` (combinations only): the equal-weight mixture of the two.
     temperature : float, "auto" or None, default=None
         Likelihood temperature of the predictive distribution (> 1 widens it;
         ``"auto"`` sets it from the residual autocorrelation). None: the

@@ -103,15 +103,27 @@ def extrapolate_fraction(
         return float(y.max()), float("nan"), False
     if y.size < MIN_POINTS:
         raise ValueError(f"method {method!r} needs at least {MIN_POINTS} finite points of the curve, got {y.size}; use method='last' for shorter curves")
-    x = schedule_time(epochs, total_epochs, time)
-    at = float(schedule_time(np.array([at_epoch]), total_epochs, time)[0])
+    if time == "both" and method not in COMBOS:
+        raise ValueError(f"time='both' needs a combination method ({', '.join(COMBOS)}), got method {method!r}")
     if method in COMBOS:
-        pred = combine(x, y, at, temperature=temperature, family_weights=COMBOS[method])
-        mean, std = pred.mean, pred.std
-        if not pred.weights:  # every family left [0, 1] at the horizon
+        # time="both": equal prior weights on the epoch and the cosine abscissa (two hypotheses on
+        # how the schedule maps epochs to progress); the predictive is their two-component mixture
+        preds = []
+        for warp in (("epoch", "cosine") if time == "both" else (time,)):
+            xw = schedule_time(epochs, total_epochs, warp)
+            atw = float(schedule_time(np.array([at_epoch]), total_epochs, warp)[0])
+            pred = combine(xw, y, atw, temperature=temperature, family_weights=COMBOS[method])
+            if pred.weights:
+                preds.append(pred)
+        if not preds:  # every family left [0, 1] at the horizon
             logger.warning("no curve family gives a valid accuracy at epoch %d; falling back to the last observed value", at_epoch)
             return float(y[-1]), float(max(np.std(y), 0.01)), True
+        means = np.array([p.mean for p in preds])
+        mean = float(means.mean())
+        std = float(np.sqrt(max(np.mean([p.std**2 for p in preds]) + np.mean((means - mean) ** 2), 0.0)))
     else:
+        x = schedule_time(epochs, total_epochs, time)
+        at = float(schedule_time(np.array([at_epoch]), total_epochs, time)[0])
         fit = fit_family(method, x, y)
         if fit is None:
             logger.warning("family %s could not be fitted; falling back to the last observed value", method)
@@ -161,8 +173,10 @@ def extrapolate(
         Coverage of the predictive interval.
     scale : "auto", 1 or 100
         Accuracy scale; ``"auto"`` reads a curve whose maximum exceeds 1 as percent.
-    time : {"epoch", "cosine"}
-        Abscissa of the fit, see :func:`~archscore.predictors.curves.parametric.schedule_time`.
+    time : {"epoch", "cosine", "both"}
+        Abscissa of the fit, see :func:`~archscore.predictors.curves.parametric.schedule_time`;
+        ``"both"`` (combinations only) mixes the epoch and the cosine
+        abscissa with equal weights (mean and variance of the two-component mixture).
     temperature : float, "auto" or None, default=None
         Likelihood temperature of the posterior (> 1 widens the interval;
         ``"auto"``: ``n / n_eff`` from the lag-1 autocorrelation of the best

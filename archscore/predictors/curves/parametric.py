@@ -126,7 +126,7 @@ def schedule_time(epochs, total_epochs: int, time: str = "epoch") -> np.ndarray:
     if time == "cosine":
         lr = 0.5 * (1.0 + np.cos(np.pi * np.clip(epochs, 0, total_epochs) / total_epochs))
         return epochs / np.maximum(lr, 1.0 / total_epochs)
-    raise ValueError(f"time must be 'epoch' or 'cosine', got {time!r}")
+    raise ValueError(f"time must be 'epoch' or 'cosine' (or 'both' for a combination), got {time!r}")
 
 
 def _theta_grid(fam: Family) -> list[np.ndarray]:
