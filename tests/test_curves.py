@@ -66,7 +66,8 @@ def test_pow3_exact_extrapolation_and_percent_scale():
 
 
 def test_combo_on_exact_pow3_is_close_and_interval_contains_truth():
-    r = extrapolate(pow3(T_EPOCHS), total_epochs=100, method="combo", level=0.9)
+    # an epoch-time curve, not a cosine-annealed run: no schedule model
+    r = extrapolate(pow3(T_EPOCHS), total_epochs=100, method="combo", level=0.9, schedule="none")
     assert abs(r.mean - pow3(100)) < 0.02
     assert r.low <= pow3(100) <= r.high and r.low < r.mean < r.high
 
@@ -86,7 +87,7 @@ def test_combo_calibration_on_noisy_pow3_curves():
     for _ in range(n):
         c, a, al = rng.uniform(0.7, 0.95), rng.uniform(0.3, 0.6), rng.uniform(0.4, 1.2)
         y = pow3(T_EPOCHS[:15], c, a, al) + rng.normal(0, 0.01, 15)
-        r = extrapolate(y, total_epochs=60, method="combo", level=0.9)
+        r = extrapolate(y, total_epochs=60, method="combo", level=0.9, schedule="none")
         hits += r.low <= pow3(60, c, a, al) <= r.high
     assert 0.7 <= hits / n <= 1.0
 
@@ -307,7 +308,7 @@ def test_combo_uniform_gives_equal_family_weights():
     np.testing.assert_allclose(w, 1.0 / len(w))
     assert p.mean == pytest.approx(np.mean(list(p.means.values())))
     assert combine(T_EPOCHS, y, 200.0).weights != p.weights
-    est = archscore.create_estimator("lc:combo-uniform", total_epochs=200, envelope=False, temperature=1.0)
+    est = archscore.create_estimator("lc:combo-uniform", total_epochs=200, envelope=False, temperature=1.0, schedule="none")
     assert est.predict(None, curves=[y])[0] == pytest.approx(p.mean)
     with pytest.raises(ValueError, match="family_weights"):
         combine(T_EPOCHS, y, 200.0, family_weights="bic")
@@ -317,22 +318,22 @@ def test_combo_defaults_are_equal_weights_on_the_best_so_far_curve_with_auto_tem
     from archscore.predictors.curves import combine
     from archscore.predictors.curves.extrapolate import method_defaults
 
-    assert method_defaults("combo") == {"envelope": True, "temperature": "auto"}
-    assert method_defaults("combo_evidence") == method_defaults("pow3") == {"envelope": False, "temperature": 1.0}
+    assert method_defaults("combo") == {"envelope": True, "temperature": "auto", "schedule": "cosine"}
+    assert method_defaults("combo_evidence") == method_defaults("pow3") == {"envelope": False, "temperature": 1.0, "schedule": "none"}
     y = pow3(T_EPOCHS) + np.random.default_rng(5).normal(0, 0.01, 20)
     env = np.maximum.accumulate(y)
     p = combine(T_EPOCHS, env, 200.0, family_weights="uniform", temperature="auto")
-    r = extrapolate(y, total_epochs=200)  # the default method is combo
+    r = extrapolate(y, total_epochs=200, schedule="none")  # the default method is combo
     assert r.mean == pytest.approx(p.mean, abs=1e-12) and r.std == pytest.approx(p.std, abs=1e-12)
-    assert archscore.create_estimator("lc:combo", total_epochs=200).predict(None, curves=[y])[0] == pytest.approx(p.mean, abs=1e-12)
-    assert extrapolate(y, total_epochs=200, method="combo_uniform") == r  # alias
+    assert archscore.create_estimator("lc:combo", total_epochs=200, schedule="none").predict(None, curves=[y])[0] == pytest.approx(p.mean, abs=1e-12)
+    assert extrapolate(y, total_epochs=200, method="combo_uniform", schedule="none") == r  # alias
     # combo_evidence: posterior family weights on the raw curve, plain likelihood
     q = combine(T_EPOCHS, y, 200.0, family_weights="evidence", temperature=1.0)
     ev = archscore.create_estimator("lc:combo-evidence", total_epochs=200)
     mean, std = ev.predict(None, curves=[y], return_std=True)
     assert mean[0] == pytest.approx(q.mean, abs=1e-12) and std[0] == pytest.approx(q.std, abs=1e-12)
     # explicit settings override the method's defaults; None keeps them (clone-safe)
-    raw = extrapolate(y, total_epochs=200, envelope=False, temperature=1.0)
+    raw = extrapolate(y, total_epochs=200, envelope=False, temperature=1.0, schedule="none")
     assert raw.mean == pytest.approx(combine(T_EPOCHS, y, 200.0, family_weights="uniform").mean, abs=1e-12)
     assert archscore.create_estimator("lc:combo", total_epochs=200).get_params()["envelope"] is None
     # single families keep their raw-curve default (lc:pow3 is unchanged)
@@ -341,8 +342,8 @@ def test_combo_defaults_are_equal_weights_on_the_best_so_far_curve_with_auto_tem
 
 def test_time_both_is_the_equal_mixture_of_epoch_and_cosine():
     y = pow3(T_EPOCHS) + np.random.default_rng(7).normal(0, 0.01, 20)
-    a = extrapolate(y, total_epochs=200, time="epoch")
-    b = extrapolate(y, total_epochs=200, time="cosine")
+    a = extrapolate(y, total_epochs=200, time="epoch", schedule="none")
+    b = extrapolate(y, total_epochs=200, time="cosine")  # an explicit time warp switches the schedule model off
     m = extrapolate(y, total_epochs=200, time="both")
     assert m.mean == pytest.approx((a.mean + b.mean) / 2, abs=1e-12)
     # mixture variance = mean of the component variances + variance of the component means
@@ -353,3 +354,56 @@ def test_time_both_is_the_equal_mixture_of_epoch_and_cosine():
         extrapolate(y, total_epochs=200, method="pow3", time="both")
     with pytest.raises(ValueError, match="time must be"):
         extrapolate(y, total_epochs=200, time="linear")
+
+
+def test_cosine_lr_and_cumulative_lr():
+    from archscore.predictors.curves.parametric import cosine_lr, cumulative_lr
+
+    np.testing.assert_allclose(cosine_lr([0, 100, 200], 200), [1.0, 0.5, 0.0], atol=1e-15)
+    e = np.arange(1, 201)
+    np.testing.assert_allclose(cumulative_lr(e, 200), np.cumsum(0.5 * (1 + np.cos(np.pi * (e - 0.5) / 200))), rtol=1e-12)
+    assert cumulative_lr([200], 200)[0] == pytest.approx(100.0)  # half the epochs at unit rate
+
+
+def _annealed_run(c=0.9, a=0.3, al=0.5, gain=0.8, T=200):
+    """A curve that follows the schedule model exactly: pow3 in cumulative lr, error inflated by 1 + gain lr(t)."""
+    from archscore.predictors.curves.parametric import cosine_lr, cumulative_lr
+
+    e = np.arange(1, T + 1)
+    annealed = c - a * cumulative_lr(e, T) ** (-al)
+    return 1 - (1 - annealed) * (1 + gain * cosine_lr(e, T)), annealed
+
+
+def test_cosine_schedule_model_recovers_a_curve_it_generated():
+    full, annealed = _annealed_run()
+    prefix = full[:30]
+    # at the end of the schedule the noise term vanishes: the prediction is the annealed curve
+    r = extrapolate(prefix, total_epochs=200, method="pow3", schedule="cosine")
+    assert r.mean == pytest.approx(annealed[-1], abs=1e-4) and r.mean == pytest.approx(full[-1], abs=1e-4)
+    # mid-schedule the noise term is mapped back: y = 1 - (1 - a) (1 + 0.8 * 0.5) at epoch 100
+    mid = extrapolate(prefix, 100, total_epochs=200, method="pow3", schedule="cosine")
+    assert mid.mean == pytest.approx(1 - (1 - annealed[99]) * 1.4, abs=1e-4)
+    # the default combo uses this model (and beats the schedule-blind fits by far on such a run)
+    combo = extrapolate(prefix, total_epochs=200)
+    assert abs(combo.mean - full[-1]) < 0.02 and combo.low <= full[-1] <= combo.high
+    assert abs(extrapolate(prefix, total_epochs=200, method="pow3").mean - full[-1]) > 0.05
+    # noise_gain = 0: a plain fit on the cumulative-lr abscissa
+    from archscore.predictors.curves.parametric import cumulative_lr, fit_family
+
+    fit = fit_family("pow3", cumulative_lr(np.arange(1, 31), 200), prefix)
+    assert extrapolate(prefix, total_epochs=200, method="pow3", schedule="cosine", noise_gain=0.0).mean == pytest.approx(float(fit(100.0)[0]), abs=1e-12)
+
+
+def test_schedule_errors_and_estimator_params():
+    y = _annealed_run()[0][:20]
+    with pytest.raises(ValueError, match="schedule"):
+        extrapolate(y, total_epochs=200, schedule="step")
+    with pytest.raises(ValueError, match="noise_gain"):
+        extrapolate(y, total_epochs=200, noise_gain=-1.0)
+    with pytest.raises(ValueError, match="use time='epoch'"):
+        extrapolate(y, total_epochs=200, schedule="cosine", time="cosine")
+    est = archscore.create_estimator("lc:combo", total_epochs=200, noise_gain=0.5)
+    assert est.get_params()["schedule"] is None and est.get_params()["noise_gain"] == 0.5
+    assert est.predict(None, curves=[y])[0] == pytest.approx(extrapolate(y, total_epochs=200, noise_gain=0.5).mean, abs=1e-12)
+    rule = EarlyStopping(total_epochs=200, schedule="none")
+    assert rule(y, 0.5) == pytest.approx(probability_of_improvement(y, 0.5, total_epochs=200, schedule="none"))

@@ -44,7 +44,7 @@ import numpy as np
 
 from archscore.base import Estimator, register_estimator
 from archscore.predictors.curves._checks import as_curve, check_total_epochs, prepare_curves
-from archscore.predictors.curves.extrapolate import COMBOS, extrapolate_fraction
+from archscore.predictors.curves.extrapolate import COMBOS, NOISE_GAIN, extrapolate_fraction
 from archscore.predictors.curves.features import PathFeatures, prefix_features, summary_features
 from archscore.predictors.curves.parametric import FAMILIES, FAMILY_NAMES
 from archscore.registry import unknown_choice_error
@@ -110,6 +110,12 @@ class ParametricExtrapolator(Estimator):
     envelope : bool or None, default=None
         Fit the best-so-far curve (running maximum) of each curve. None: the
         method's default, True for ``combo``, False otherwise.
+    schedule : {"cosine", "none"} or None, default=None
+        Learning-rate schedule model (see :func:`~.extrapolate.extrapolate`).
+        None: the method's default, ``"cosine"`` for ``combo``, ``"none"``
+        otherwise; pass ``"none"`` for runs not cosine-annealed over ``total_epochs``.
+    noise_gain : float, default=0.8
+        SGD-noise gain of the cosine-schedule model (cross-validated default).
     scale : "auto", 1 or 100
         Accuracy scale; predictions come back in it.
 
@@ -123,12 +129,14 @@ class ParametricExtrapolator(Estimator):
     _tags = {**_CURVE_TAGS, "supports_std": True}
 
     def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
-                 envelope: bool | None = None, scale: Any = "auto") -> None:
+                 envelope: bool | None = None, schedule: str | None = None, noise_gain: float = NOISE_GAIN, scale: Any = "auto") -> None:
         self.method = method
         self.total_epochs = total_epochs
         self.time = time
         self.temperature = temperature
         self.envelope = envelope
+        self.schedule = schedule
+        self.noise_gain = noise_gain
         self.scale = scale
 
     def _predict(self, archs, return_std: bool = False, **context):
@@ -136,7 +144,8 @@ class ParametricExtrapolator(Estimator):
             raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, *COMBOS))
         T = check_total_epochs(self.total_epochs, type(self).__name__)
         fr, s = prepare_curves(context["curves"], self.scale, total_epochs=T)
-        res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope)
+        res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope,
+                                    schedule=self.schedule, noise_gain=self.noise_gain)
                for c in fr]
         mean = np.array([r[0] for r in res]) * s
         std = np.array([r[1] for r in res]) * s

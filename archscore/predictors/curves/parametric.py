@@ -129,6 +129,25 @@ def schedule_time(epochs, total_epochs: int, time: str = "epoch") -> np.ndarray:
     raise ValueError(f"time must be 'epoch' or 'cosine' (or 'both' for a combination), got {time!r}")
 
 
+def cosine_lr(epochs, total_epochs: int) -> np.ndarray:
+    """Relative learning rate ``(1 + cos(pi t / T)) / 2`` at the end of epoch ``t`` of a cosine schedule over ``T``."""
+    t = np.clip(np.asarray(epochs, dtype=float), 0, total_epochs)
+    return 0.5 * (1.0 + np.cos(np.pi * t / total_epochs))
+
+
+def cumulative_lr(epochs, total_epochs: int) -> np.ndarray:
+    """Cumulative relative learning rate after epoch ``t`` of a cosine schedule over ``T`` epochs.
+
+    The sum over epochs ``1..t`` of the rate at each epoch's midpoint,
+    ``(1 + cos(pi (i - 1/2) / T)) / 2``: about ``t`` early on and ``T / 2``
+    at the end. It measures the optimisation progress (distance travelled at
+    unit gradient) that the annealed accuracy is modelled on.
+    """
+    t = np.clip(np.asarray(epochs, dtype=float), 0, total_epochs)
+    # closed form of sum_{i=1}^{t} cos(pi (i - 1/2) / T) = sin(pi t / T) / (2 sin(pi / (2 T)))
+    return 0.5 * t + 0.5 * np.sin(np.pi * t / total_epochs) / (2.0 * np.sin(np.pi / (2.0 * total_epochs)))
+
+
 def _theta_grid(fam: Family) -> list[np.ndarray]:
     if not fam.grid:
         return []
