@@ -39,16 +39,17 @@ def method_specs(total_epochs: int, encoding: Any) -> dict[str, tuple[str, dict,
         "pow3 env": ("lc:pow3", {"total_epochs": T, "envelope": True}, False, False),
         "pow3 cosine-time": ("lc:pow3", {"total_epochs": T, "time": "cosine"}, False, False),
         "pow3 cos+env": ("lc:pow3", {"total_epochs": T, "time": "cosine", "envelope": True}, False, False),
-        # lc:combo defaults: equal family weights, best-so-far curve, temperature "auto"
+        "pow3 cos-schedule": ("lc:pow3", {"total_epochs": T, "schedule": "cosine"}, False, False),
+        # lc:combo defaults: equal family weights, best-so-far curve, temperature "auto", cosine-schedule model
         "combo": ("lc:combo", {"total_epochs": T}, False, False),
-        "combo raw": ("lc:combo", {"total_epochs": T, "envelope": False}, False, False),
-        "combo temp1": ("lc:combo", {"total_epochs": T, "temperature": 1.0}, False, False),
+        "combo gain0": ("lc:combo", {"total_epochs": T, "noise_gain": 0.0}, False, False),
+        "combo no-schedule": ("lc:combo", {"total_epochs": T, "schedule": "none"}, False, False),
+        "combo no-schedule raw": ("lc:combo", {"total_epochs": T, "schedule": "none", "envelope": False}, False, False),
         "combo cosine-time": ("lc:combo", {"total_epochs": T, "time": "cosine"}, False, False),
         "combo both-times": ("lc:combo", {"total_epochs": T, "time": "both"}, False, False),
-        # the Bayesian model average with posterior family weights (lc:combo's default before)
+        # the Bayesian model average with posterior family weights (raw curve, temperature 1)
         "combo-evidence": ("lc:combo-evidence", {"total_epochs": T}, False, False),
-        "combo-evidence env auto": ("lc:combo-evidence", {"total_epochs": T, "envelope": True, "temperature": "auto"}, False, False),
-        "combo-evidence cosine-time": ("lc:combo-evidence", {"total_epochs": T, "time": "cosine"}, False, False),
+        "combo-evidence cos-schedule": ("lc:combo-evidence", {"total_epochs": T, "schedule": "cosine"}, False, False),
         "sotl (train err)": ("lc:sotl", {}, True, False),
         "sotl-e E=1 (train err)": ("lc:sotl-e", {}, True, False),
         "svr valid": ("lc:svr", {}, False, False),
@@ -184,7 +185,7 @@ def print_table(rows, file=None):
 
 
 def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
-    """Four curves: observed prefix, truth, lc:combo bands (epoch and cosine time) and the best learned model's interval at T."""
+    """Four curves: observed prefix, truth, lc:combo bands (with and without the cosine-schedule model) and the best learned model's interval at T."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,7 +205,7 @@ def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
         ax.plot(epochs, V[i], color="0.7", lw=1, label="true curve")
         ax.plot(epochs[:k], V[i, :k], color="k", lw=1.5, label=f"observed (k={k})")
         for (label, kw), color in ((("combo", {"method": "combo"}), "tab:blue"),
-                                   (("combo cosine-time", {"method": "combo", "time": "cosine"}), "tab:green")):
+                                   (("combo no-schedule", {"method": "combo", "schedule": "none"}), "tab:green")):
             res = [extrapolate(V[i, :k], int(e), total_epochs=T, **kw) for e in grid]
             ax.plot(grid, [r.mean for r in res], color=color, label=f"{label}, 90% band")
             ax.fill_between(grid, [r.low for r in res], [r.high for r in res], color=color, alpha=0.15)

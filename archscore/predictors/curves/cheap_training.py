@@ -282,7 +282,9 @@ class CheapTraining(Estimator):
             from archscore.predictors.curves.extrapolate import extrapolate
 
             T = int(self.total_epochs or self.schedule_epochs or self.epochs)
-            return np.array([extrapolate(c, total_epochs=T, method=ex, scale=100).mean for c in curves])
+            # the runs are cosine-annealed over schedule_epochs: the schedule model applies when that is the horizon
+            sched = None if T == int(self.schedule_epochs or self.epochs) else "none"
+            return np.array([extrapolate(c, total_epochs=T, method=ex, scale=100, schedule=sched).mean for c in curves])
         if isinstance(ex, Estimator):
             ctx = {"curves": curves}
             if ex.get_tags()["needs_losses"] or getattr(ex, "uses_losses_", False):
