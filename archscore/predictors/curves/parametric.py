@@ -45,7 +45,9 @@ How they are fitted (our choices; the paper samples all parameters by MCMC):
   the prior's equal family weights instead of the posterior ones.
 * ``time="cosine"`` fits the families against a schedule-aware abscissa
   (:func:`schedule_time`) instead of the raw epoch, our addition for curves
-  trained under cosine annealing.
+  trained under cosine annealing; :func:`cosine_lr` and :func:`cumulative_lr`
+  serve the cosine-schedule model of
+  :func:`~archscore.predictors.curves.extrapolate.extrapolate` (``schedule="cosine"``).
 """
 
 from __future__ import annotations
