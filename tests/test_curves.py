@@ -378,14 +378,16 @@ def test_cosine_schedule_model_recovers_a_curve_it_generated():
     full, annealed = _annealed_run()
     prefix = full[:30]
     # at the end of the schedule the noise term vanishes: the prediction is the annealed curve
-    r = extrapolate(prefix, total_epochs=200, method="pow3", schedule="cosine")
+    r = extrapolate(prefix, total_epochs=200, method="pow3", schedule="cosine", noise_gain=0.8)
     assert r.mean == pytest.approx(annealed[-1], abs=1e-4) and r.mean == pytest.approx(full[-1], abs=1e-4)
     # mid-schedule the noise term is mapped back: y = 1 - (1 - a) (1 + 0.8 * 0.5) at epoch 100
-    mid = extrapolate(prefix, 100, total_epochs=200, method="pow3", schedule="cosine")
+    mid = extrapolate(prefix, 100, total_epochs=200, method="pow3", schedule="cosine", noise_gain=0.8)
     assert mid.mean == pytest.approx(1 - (1 - annealed[99]) * 1.4, abs=1e-4)
-    # the default combo uses this model (and beats the schedule-blind fits by far on such a run)
-    combo = extrapolate(prefix, total_epochs=200)
+    # the default combo uses this model, with a prior over the gain (0.2, 0.8, 1.4)
+    combo = extrapolate(prefix, total_epochs=200, noise_gain=0.8)
     assert abs(combo.mean - full[-1]) < 0.02 and combo.low <= full[-1] <= combo.high
+    combo = extrapolate(prefix, total_epochs=200)
+    assert abs(combo.mean - full[-1]) < 0.05 and combo.low <= full[-1] <= combo.high
     assert abs(extrapolate(prefix, total_epochs=200, method="pow3").mean - full[-1]) > 0.05
     # noise_gain = 0: a plain fit on the cumulative-lr abscissa
     from archscore.predictors.curves.parametric import cumulative_lr, fit_family
@@ -407,3 +409,16 @@ def test_schedule_errors_and_estimator_params():
     assert est.predict(None, curves=[y])[0] == pytest.approx(extrapolate(y, total_epochs=200, noise_gain=0.5).mean, abs=1e-12)
     rule = EarlyStopping(total_epochs=200, schedule="none")
     assert rule(y, 0.5) == pytest.approx(probability_of_improvement(y, 0.5, total_epochs=200, schedule="none"))
+
+
+def test_a_sequence_of_noise_gains_is_their_equal_mixture():
+    y = _annealed_run()[0][:25]
+    parts = [extrapolate(y, total_epochs=200, noise_gain=g) for g in (0.2, 0.8, 1.4)]
+    mix = extrapolate(y, total_epochs=200, noise_gain=(0.2, 0.8, 1.4))
+    assert mix == extrapolate(y, total_epochs=200)  # the default prior
+    means = np.array([p.mean for p in parts])
+    assert mix.mean == pytest.approx(means.mean(), abs=1e-12)
+    assert mix.std**2 == pytest.approx(np.mean([p.std**2 for p in parts]) + means.var(), rel=1e-9)
+    for bad in ([], (0.5, -0.1), "0.8", True):
+        with pytest.raises(ValueError, match="noise_gain"):
+            extrapolate(y, total_epochs=200, noise_gain=bad)

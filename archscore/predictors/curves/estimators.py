@@ -114,8 +114,9 @@ class ParametricExtrapolator(Estimator):
         Learning-rate schedule model (see :func:`~.extrapolate.extrapolate`).
         None: the method's default, ``"cosine"`` for ``combo``, ``"none"``
         otherwise; pass ``"none"`` for runs not cosine-annealed over ``total_epochs``.
-    noise_gain : float, default=0.8
-        SGD-noise gain of the cosine-schedule model (cross-validated default).
+    noise_gain : float or tuple of float, default=(0.2, 0.8, 1.4)
+        SGD-noise gain(s) of the cosine-schedule model; a tuple is an
+        equal-weight prior over its values (cross-validated default).
     scale : "auto", 1 or 100
         Accuracy scale; predictions come back in it.
 
@@ -129,7 +130,7 @@ class ParametricExtrapolator(Estimator):
     _tags = {**_CURVE_TAGS, "supports_std": True}
 
     def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
-                 envelope: bool | None = None, schedule: str | None = None, noise_gain: float = NOISE_GAIN, scale: Any = "auto") -> None:
+                 envelope: bool | None = None, schedule: str | None = None, noise_gain: float | tuple[float, ...] = NOISE_GAIN, scale: Any = "auto") -> None:
         self.method = method
         self.total_epochs = total_epochs
         self.time = time
