@@ -43,6 +43,7 @@ def method_specs(total_epochs: int, encoding: Any) -> dict[str, tuple[str, dict,
         # lc:combo defaults: equal family weights, best-so-far curve, temperature "auto", cosine-schedule model
         "combo": ("lc:combo", {"total_epochs": T}, False, False),
         "combo gain0": ("lc:combo", {"total_epochs": T, "noise_gain": 0.0}, False, False),
+        "combo gain0.8": ("lc:combo", {"total_epochs": T, "noise_gain": 0.8}, False, False),
         "combo no-schedule": ("lc:combo", {"total_epochs": T, "schedule": "none"}, False, False),
         "combo no-schedule raw": ("lc:combo", {"total_epochs": T, "schedule": "none", "envelope": False}, False, False),
         "combo cosine-time": ("lc:combo", {"total_epochs": T, "time": "cosine"}, False, False),
