@@ -52,6 +52,7 @@ How they are fitted (our choices; the paper samples all parameters by MCMC):
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -210,6 +211,21 @@ def _solve_linear(fam: Family, G: np.ndarray, y: np.ndarray):
     return c, d, np.where(bad | ~np.isfinite(sse), np.inf, sse)
 
 
+@functools.lru_cache(maxsize=64)
+def _grid_basis(name: str, x_bytes: bytes, at: float):
+    """A family's grid, its basis at the abscissae and at ``at`` (cached: curves of one prefix length share them)."""
+    fam = FAMILIES[name]
+    x = np.frombuffer(x_bytes, dtype=float)
+    x_ref = float(x[-1])
+    theta = _theta_grid(fam)
+    at_arr = np.array([at])
+    G = _basis(fam, x / x_ref, x, theta)
+    g_at = _basis(fam, at_arr / x_ref, at_arr, theta)[:, 0]
+    for arr in (*theta, G, g_at):
+        arr.setflags(write=False)  # shared between calls
+    return theta, G, g_at
+
+
 @dataclass
 class FamilyFit:
     """One fitted family. Call it on abscissae to evaluate; ``sse`` is its residual sum of squares."""
@@ -344,17 +360,13 @@ def combine(
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = y.size
-    x_ref = float(x[-1])
-    u = x / x_ref
-    at_arr = np.array([float(at)])
+    x = np.ascontiguousarray(x)
     per = []
     best_fit = (np.inf, None)
     for name in families:
         fam = get_family(name)
-        theta = _theta_grid(fam)
-        G = _basis(fam, u, x, theta)
+        theta, G, g_at = _grid_basis(name, x.tobytes(), float(at))
         c, d, sse = _solve_linear(fam, G, y)
-        g_at = _basis(fam, at_arr / x_ref, at_arr, theta)[:, 0]
         with np.errstate(all="ignore"):
             m = c + d * g_at
         ok = np.isfinite(sse) & np.isfinite(m) & (m >= 0) & (m <= 1)
