@@ -2,7 +2,7 @@
 
 * :func:`extrapolate` -- mean and predictive interval at any future epoch of one curve.
 * :func:`probability_of_improvement`, :class:`EarlyStopping` -- the early-termination rule.
-* ``create_estimator("lc:last" | "lc:best" | "lc:pow3" | ... | "lc:combo" | "lc:svr" | "lc:rf" | "lc:sotl" | "lc:sotl-e")``.
+* ``create_estimator("lc:last" | "lc:best" | "lc:pow3" | ... | "lc:combo" | "lc:combo-evidence" | "lc:svr" | "lc:rf" | "lc:sotl" | "lc:sotl-e")``.
 * ``create_estimator("train:nb201" | "train:short")`` -- train briefly, return the curve and an estimate.
 """
 
