@@ -1,3 +1,4 @@
-"""Surrogate predictors and learning-curve extrapolators."""
+"""Surrogate predictors, learning-curve extrapolators and cheap-training estimators."""
 
 from archscore.predictors import zc_ensemble  # noqa: F401,E402  (registers "zc:ensemble")
+from archscore.predictors.curves import EarlyStopping, extrapolate, probability_of_improvement  # noqa: F401  (registers lc:*, train:*)

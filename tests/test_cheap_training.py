@@ -1,0 +1,56 @@
+"""Cheap-training estimator on a tiny NB201 net: determinism, curves, data handling, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import archscore
+
+TINY = {"space_options": {"C": 4, "N": 1}, "resolution": 8, "epochs": 2, "batch_size": 16, "progress": False, "num_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(40, 32, 32, 3), dtype=np.uint8), rng.integers(0, 4, size=40)
+
+
+@pytest.fixture(scope="module")
+def cells():
+    space = archscore.get_space("nb201")
+    return [space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"),
+            space.from_string("|skip_connect~0|+|nor_conv_1x1~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|")]
+
+
+def test_training_is_deterministic_under_a_seed(images, cells):
+    a = archscore.create_estimator("train:nb201", seed=3, **TINY)
+    b = archscore.create_estimator("train:nb201", seed=3, **TINY)
+    pa, pb = a.predict(cells, data=images), b.predict(cells, data=images)
+    np.testing.assert_array_equal(pa, pb)
+    for arch in cells:
+        assert len(a.curves_[arch.spec]) == 2 and a.curves_[arch.spec] == b.curves_[arch.spec]
+        assert a.losses_[arch.spec] == b.losses_[arch.spec] and all(np.isfinite(a.losses_[arch.spec]))
+    # the prediction without an extrapolator is the last observed accuracy (percent, 8 validation images)
+    np.testing.assert_array_equal(pa, [a.curves_[c.spec][-1] for c in cells])
+    assert all(v in {100 * k / 8 for k in range(9)} for v in pa)
+    c = archscore.create_estimator("train:nb201", seed=4, **TINY)
+    c.predict(cells[:1], data=images)
+    assert c.losses_[cells[0].spec] != a.losses_[cells[0].spec]
+
+
+def test_observed_curves_and_an_estimator_as_extrapolator(images, cells):
+    est = archscore.create_estimator("train:nb201", extrapolator=archscore.create_estimator("lc:best"), **TINY)
+    curves = est.observed_curves(cells, data=images)
+    np.testing.assert_array_equal(est.predict(cells, data=images), [max(c) for c in curves])
+
+
+def test_training_errors(images, cells):
+    with pytest.raises(ValueError, match="data="):
+        archscore.create_estimator("train:nb201", **TINY).predict(cells)
+    with pytest.raises(TypeError, match="archs\\[1\\]"):
+        archscore.create_estimator("train:nb201", **TINY).predict([cells[0], None], data=images)
+    with pytest.raises(ValueError, match="schedule_epochs"):
+        archscore.create_estimator("train:nb201", schedule_epochs=1, **TINY).predict(cells, data=images)
+    with pytest.raises(ValueError, match="extrapolator"):
+        archscore.create_estimator("train:nb201", extrapolator=3, **TINY).predict(cells[:1], data=images)
