@@ -16,7 +16,7 @@ terms of a sum) share the same ``key``.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Hashable, Iterable
+from typing import Hashable, Iterable
 
 import networkx as nx
 

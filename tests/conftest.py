@@ -19,6 +19,18 @@ def shared_data_dir() -> Path | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Test nets are tiny: one thread avoids oversubscribing CI's two cores, and any
+    command under test that changes the thread count (demo, benches) is undone."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     d = shared_data_dir()

@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import archscore
 from archscore.cli import main
@@ -18,14 +17,6 @@ from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 
 PROXIES = ["synflow", "params", "grad_norm", "snip"]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets gain nothing from more threads, and oversubscribed cores make tests slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,7 @@ def test_info_lists_spaces_and_estimators(capsys):
     assert "nb201" in out and "random" in out
 
 
-@pytest.fixture
-def _restore_threads():
-    import torch
-
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-def test_demo_runs_offline(capsys, monkeypatch, tmp_path, _restore_threads):
+def test_demo_runs_offline(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("ARCHSCORE_DATA", raising=False)
     assert main(["demo", "--n", "3", "--batch-size", "8", "--out", str(tmp_path / "plots")]) == 0
     out = capsys.readouterr().out
@@ -40,7 +31,7 @@ def test_demo_runs_offline(capsys, monkeypatch, tmp_path, _restore_threads):
     assert not (tmp_path / "plots").exists()
 
 
-def test_demo_with_shared_data(data_dir, capsys, tmp_path, _restore_threads):
+def test_demo_with_shared_data(data_dir, capsys, tmp_path):
     assert main(["demo", "--n", "4", "--batch-size", "8", "--data", str(data_dir), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CIFAR-10 training images" in out and "Against NAS-Bench-201 valid_acc_200ep" in out

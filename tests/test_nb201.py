@@ -1,10 +1,9 @@
-import itertools
 
 import pytest
 import torch
 
 from archscore import get_space, list_spaces
-from archscore.spaces.nb201 import NB201_EDGES, NB201_OPS
+from archscore.spaces.nb201 import NB201_EDGES
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 

@@ -23,14 +23,6 @@ ALL = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Proxies are many small kernels: one thread avoids oversubscription on shared CI cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 # ------------------------------------------------------------------ registry
 def test_every_required_proxy_is_registered_with_metadata_and_estimator():

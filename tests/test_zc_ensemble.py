@@ -11,14 +11,6 @@ from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 TINY = archscore.get_space("nb201", C=4, N=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets gain nothing from more threads, and oversubscribed cores make tests slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_log_rank_hand_computed():
     # a ranks 1,2,3 of 3; b (lower is better) ranks 2,3,1 of 3 after negation.

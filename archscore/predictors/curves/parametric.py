@@ -166,7 +166,6 @@ def _basis(fam: Family, u: np.ndarray, x: np.ndarray, theta: list[np.ndarray]) -
 
 def _solve_linear(fam: Family, G: np.ndarray, y: np.ndarray):
     """Bounded closed-form linear parameters for every grid row; returns (c, d, sse)."""
-    n = y.size
     bad = ~np.all(np.isfinite(G), axis=1)
     G = np.where(np.isfinite(G), G, 0.0)
     if fam.kind == "offset":
