@@ -362,16 +362,14 @@ def test_synflow_is_finite_for_the_largest_nb201_cell():
 def test_reference_space_reproduces_the_original_code(data_dir):
     import pandas as pd
 
+    from archscore.data import reference_batch
+
     path = data_dir / "nb201" / "nb201_cifar10_ref_zc_200connected.csv"
     npz = data_dir / "cifar10" / "train5k.npz"
     if not path.is_file() or not npz.is_file():
         pytest.skip("reference scores or train5k.npz not in the shared data")
     ref = pd.read_csv(path).iloc[:2]
-    d = np.load(npz)
-    idx = np.random.default_rng(0).permutation(5000)[:64]
-    x = d["x"][idx].astype(np.float32) / 255.0
-    x = (x - np.array([0.4914, 0.4822, 0.4465], np.float32)) / np.array([0.2470, 0.2435, 0.2616], np.float32)
-    x, y = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(d["y"][idx].astype(np.int64))
+    x, y = reference_batch(npz)  # the batch behind the reference scores
     space = P.ReferenceNB201Space()
     df = P.score_archs([space.from_string(s) for s in ref["arch"]], x, y, ["grad_norm", "jacov", "synflow"], space=space, seed=42)
     np.testing.assert_allclose(df["grad_norm"], ref["ref_grad_norm"], rtol=2e-3)

@@ -26,11 +26,10 @@ seed=42)``). Use the benchmark's network for everything else.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from archscore.arch import Arch
-from archscore.spaces.nb201 import NB201_EDGES, NB201Space, ResidualReduction, Zero
+from archscore.spaces.nb201 import NB201Cell, NB201Network, NB201Space, ResidualReduction, Zero
 
 #: Op construction order on each edge in the original code.
 REFERENCE_OP_ORDER = ("none", "avg_pool_3x3", "nor_conv_3x3", "nor_conv_1x1", "skip_connect")
@@ -51,11 +50,11 @@ def _reference_op(op: str, c: int) -> nn.Module:
     )
 
 
-class ReferenceCell(nn.Module):
+class ReferenceCell(NB201Cell):
     """A cell built the reference way: every candidate op drawn, the chosen one kept."""
 
     def __init__(self, ops: list[str], c: int) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         kept = []
         for op in ops:
             for candidate in REFERENCE_OP_ORDER:
@@ -63,12 +62,6 @@ class ReferenceCell(nn.Module):
                 if candidate == op:
                     kept.append(module)
         self.edges = nn.ModuleList(kept)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for node in (1, 2, 3):
-            nodes.append(sum(self.edges[k](nodes[src]) for k, (src, dst) in enumerate(NB201_EDGES) if dst == node))
-        return nodes[3]
 
 
 class _ReferenceReduction(ResidualReduction):
@@ -82,27 +75,12 @@ class _ReferenceReduction(ResidualReduction):
         self.conv_a, self.conv_b = conv_a, conv_b
 
 
-class ReferenceNB201Network(nn.Module):
+class ReferenceNB201Network(NB201Network):
     """The original zero-cost code's NB201 network (same function family as the benchmark's)."""
 
-    def __init__(self, ops: list[str], C: int = 16, N: int = 5, num_classes: int = 10) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        layers: list[nn.Module] = []
-        c = C
-        for stage in range(3):
-            if stage > 0:
-                layers.append(_ReferenceReduction(c, 2 * c))
-                c *= 2
-            layers.extend(ReferenceCell(ops, c) for _ in range(N))
-        self.cells = nn.Sequential(*layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.lastact(self.cells(self.stem(x)))
-        return self.classifier(torch.flatten(self.global_pooling(x), 1))
+    cell_type = ReferenceCell
+    reduction_type = _ReferenceReduction
+    inplace_last_relu = True
 
 
 class ReferenceNB201Space(NB201Space):

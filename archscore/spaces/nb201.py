@@ -261,7 +261,15 @@ class ResidualReduction(nn.Module):
 
 
 class NB201Network(nn.Module):
-    """NAS-Bench-201 macro skeleton around one cell type."""
+    """NAS-Bench-201 macro skeleton around one cell type.
+
+    Subclasses may swap the cell and reduction-block classes (see
+    :mod:`archscore.proxies.reference`); the skeleton stays in one place.
+    """
+
+    cell_type: type[nn.Module] = NB201Cell
+    reduction_type: type[nn.Module] = ResidualReduction
+    inplace_last_relu: bool = False
 
     def __init__(self, ops: list[str], C: int = 16, N: int = 5, num_classes: int = 10) -> None:
         super().__init__()
@@ -270,11 +278,11 @@ class NB201Network(nn.Module):
         c = C
         for stage in range(3):
             if stage > 0:
-                layers.append(ResidualReduction(c, 2 * c))
+                layers.append(self.reduction_type(c, 2 * c))
                 c *= 2
-            layers.extend(NB201Cell(ops, c) for _ in range(N))
+            layers.extend(self.cell_type(ops, c) for _ in range(N))
         self.cells = nn.Sequential(*layers)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=self.inplace_last_relu))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
