@@ -97,7 +97,7 @@ class GINPredictor(EncodedPredictor):
         self.max_nodes_ = max(a.graph.number_of_nodes() for a in archs)
         self.encoding_ = None if self.encoding is None else get_encoding(self.encoding)
         G = self.encoding_.fit_transform(archs, **context) if self.encoding_ is not None else np.zeros((len(archs), 0))
-        self.g_mean_, self.g_scale_ = G.mean(axis=0), G.std(axis=0) + 1e-8
+        self.g_mean_, self.g_scale_ = G.mean(axis=0), np.where(G.std(axis=0) > 0, G.std(axis=0), 1.0)
         yt = transform_targets(np.asarray(y, dtype=float), self.target_transform)
         self.y_mean_, self.y_scale_ = float(yt.mean()), float(yt.std()) or 1.0
         H, A, M = self._tensors(archs)

@@ -59,7 +59,8 @@ class MLPEnsemblePredictor(EncodedPredictor):
 
         if self.loss not in ("mae", "mse"):
             raise ValueError(f"loss must be 'mae' or 'mse', got {self.loss!r}")
-        self.x_mean_, self.x_scale_ = X.mean(axis=0), X.std(axis=0) + 1e-8
+        # features constant on the training set get scale 1 (not ~0: unseen values would explode)
+        self.x_mean_, self.x_scale_ = X.mean(axis=0), np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
         self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std()) or 1.0
         Xt = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
