@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import networkx as nx
 import numpy as np
 
-from archscore.arch import Arch
+from archscore.arch import INPUT_OP, OUTPUT_OP, Arch
 
 
 class SearchSpace:
@@ -43,6 +44,25 @@ class SearchSpace:
     def build(self, arch: Arch, num_classes: int = 10) -> Any:
         """An untrained ``torch.nn.Module`` for ``arch`` (PyTorch default init)."""
         raise NotImplementedError(f"space {self.name!r} cannot build models")
+
+    def mutate(self, arch: Arch, rng: np.random.Generator | int | None = None) -> Arch:
+        """A copy of ``arch`` with one op node changed to a different op of the vocabulary.
+
+        The wiring is kept, so the child stays in spaces where any op may sit
+        on any op node (NB201, NAS-Bench-Graph). Spaces with constraints
+        override this.
+        """
+        self.check_arch(arch)
+        rng = np.random.default_rng(rng)
+        g = arch.graph
+        nodes = [n for n in arch.topological_order if g.nodes[n]["op"] not in (INPUT_OP, OUTPUT_OP)]
+        if not nodes or len(self.ops) < 2:
+            raise ValueError(f"space {self.name!r}: nothing to mutate in {arch!r}")
+        node = nodes[int(rng.integers(len(nodes)))]
+        choices = [op for op in self.ops if op != g.nodes[node]["op"]]
+        child = nx.DiGraph(g)
+        child.nodes[node]["op"] = choices[int(rng.integers(len(choices)))]
+        return Arch(child, self.name)
 
     def is_connected(self, arch: Arch) -> bool:
         """True when a path from input to output avoids every zero op."""

@@ -1,0 +1,197 @@
+"""Image data for proxies and cheap training: CIFAR-10 from local files, or an offline fallback.
+
+Nothing here downloads. Sources:
+
+* an ``.npz`` with ``x`` (N, 32, 32, 3) uint8 HWC RGB and ``y`` (N,) labels,
+  like ``shared/data/cifar10/train5k.npz``;
+* the CIFAR-10 JPEG tarball in ImageFolder layout (``train/<class>/*.jpg``,
+  ``test/<class>/*.jpg``; classes in sorted order, which for CIFAR-10 is the
+  label order airplane ... truck);
+* a data folder holding either of those (``<dir>/cifar10/train5k.npz`` or
+  ``<dir>/cifar10/cifar10-jpg.tar.gz``, or directly inside ``<dir>``);
+* :func:`load_digits_images`: scikit-learn's bundled handwritten digits,
+  upsampled to 32x32x3, so commands still do real work on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+_NPZ_NAMES = ("train5k.npz",)
+_TAR_NAMES = ("cifar10-jpg.tar.gz",)
+_SPLITS = ("train", "test")
+
+
+def resolve_image_source(path: str | os.PathLike, split: str = "train") -> Path:
+    """The npz or tarball that ``path`` designates (a file, or a data folder)."""
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    if not p.is_dir():
+        raise FileNotFoundError(f"image data not found: {p}")
+    # The npz holds training images only: prefer it for split="train" (fast), the tarball otherwise.
+    names = (_NPZ_NAMES + _TAR_NAMES) if split == "train" else _TAR_NAMES
+    for name in names:
+        for candidate in (p / name, p / "cifar10" / name):
+            if candidate.is_file():
+                return candidate
+    raise FileNotFoundError(f"no {' or '.join(names)} in {p} or {p / 'cifar10'}")
+
+
+def _choose(n_total: int, limit: int | None, seed: int | None) -> np.ndarray:
+    if limit is None or limit >= n_total:
+        return np.arange(n_total)
+    if limit < 1:
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    return np.sort(np.random.default_rng(seed).permutation(n_total)[:limit])
+
+
+def load_images(
+    path: str | os.PathLike, split: str = "train", *, limit: int | None = None, seed: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load images and labels from an npz, a JPEG tarball or a data folder.
+
+    Parameters
+    ----------
+    path : path-like
+        See the module docstring.
+    split : {"train", "test"}
+        Which split of a tarball to read (an npz is taken as it is).
+    limit : int, optional
+        Keep a random subset of this many images (chosen with ``seed``; order
+        preserved). Only the chosen JPEGs are decoded.
+    seed : int, optional
+        Seed of the subset.
+
+    Returns
+    -------
+    x : ndarray of uint8, shape (N, 32, 32, 3)
+        HWC RGB images.
+    y : ndarray of int64, shape (N,)
+        Class labels.
+    """
+    src = resolve_image_source(path, split)
+    name = src.name.lower()
+    if name.endswith(".npz"):
+        with np.load(src) as d:
+            missing = {"x", "y"} - set(d.files)
+            if missing:
+                raise ValueError(f"{src} lacks array(s) {sorted(missing)}; expected 'x' (N,H,W,3) uint8 and 'y' (N,)")
+            x, y = d["x"], d["y"].astype(np.int64)
+        if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"{src}: expected x of shape (N, H, W, 3) matching y (N,), got {x.shape} and {y.shape}")
+        keep = _choose(len(x), limit, seed)
+        return np.ascontiguousarray(x[keep]).astype(np.uint8, copy=False), y[keep]
+    if name.endswith((".tar.gz", ".tgz", ".tar")):
+        return _load_tarball(src, split, limit, seed)
+    raise ValueError(f"unsupported image file {src}: expected .npz or an ImageFolder .tar.gz")
+
+
+def _load_tarball(src: Path, split: str, limit: int | None, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pillow comes with matplotlib; say how to get it otherwise
+        raise ImportError("reading the JPEG tarball needs Pillow: pip install pillow") from exc
+    with tarfile.open(src) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.lower().endswith((".jpg", ".jpeg", ".png"))]
+    entries = []
+    for m in members:
+        parts = Path(m.name).parts
+        if len(parts) >= 3 and parts[-3] == split:
+            entries.append((parts[-2], m.name))
+    if not entries:
+        raise ValueError(f"{src} has no images under '{split}/<class>/'")
+    entries.sort()
+    classes = sorted({c for c, _ in entries})
+    label_of = {c: i for i, c in enumerate(classes)}
+    keep = _choose(len(entries), limit, seed)
+    wanted = {entries[i][1]: k for k, i in enumerate(keep)}
+    x = np.empty((len(keep), 32, 32, 3), dtype=np.uint8)
+    y = np.array([label_of[entries[i][0]] for i in keep], dtype=np.int64)
+    found = 0
+    with tarfile.open(src) as tar:  # one streaming pass: decode only the chosen files
+        for m in tar:
+            k = wanted.get(m.name)
+            if k is None:
+                continue
+            with Image.open(io.BytesIO(tar.extractfile(m).read())) as img:
+                img = img.convert("RGB")
+                if img.size != (32, 32):
+                    img = img.resize((32, 32))
+                x[k] = np.asarray(img)
+            found += 1
+    if found != len(keep):
+        raise RuntimeError(f"{src}: decoded {found} of {len(keep)} selected images")
+    logger.info("loaded %d %s images from %s (%d classes)", len(keep), split, src, len(classes))
+    return x, y
+
+
+def load_digits_images(size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 handwritten digits (8x8, bundled) as (N, size, size, 3) uint8 RGB.
+
+    Upsampled by nearest neighbour and replicated over three channels; an
+    offline stand-in for CIFAR-10 so that commands do real work without data.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    img = (digits.images / 16.0 * 255.0).round().astype(np.uint8)  # values 0..16
+    reps = int(np.ceil(size / img.shape[1]))
+    img = img.repeat(reps, axis=1).repeat(reps, axis=2)[:, :size, :size]
+    return np.repeat(img[..., None], 3, axis=-1), digits.target.astype(np.int64)
+
+
+def to_tensor(
+    x: np.ndarray, mean: tuple[float, ...] | None = CIFAR10_MEAN, std: tuple[float, ...] | None = CIFAR10_STD
+):
+    """uint8 HWC images -> float32 NCHW tensor in [0, 1], normalised per channel when mean/std given."""
+    import torch
+
+    arr = np.asarray(x)
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"expected images of shape (N, H, W, 3), got {arr.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))).float().div_(255.0)
+    if mean is not None and std is not None:
+        t = (t - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    return t
+
+
+def reference_batch(path: str | os.PathLike, batch_size: int = 64, seed: int = 0):
+    """The shared data's reference minibatch: ``default_rng(seed).permutation(N)[:batch_size]`` of the images.
+
+    With ``train5k.npz`` and the defaults this is exactly the batch behind the
+    reference zero-cost scores in ``nb201_cifar10_ref_zc_200connected.csv``.
+
+    Returns
+    -------
+    inputs : torch.Tensor, float32 (batch_size, 3, 32, 32), normalised
+    targets : torch.Tensor, int64 (batch_size,)
+    """
+    import torch
+
+    x, y = load_images(path, "train")
+    if not 1 <= batch_size <= len(x):
+        raise ValueError(f"batch_size must be in [1, {len(x)}], got {batch_size!r}")
+    rows = np.random.default_rng(seed).permutation(len(x))[:batch_size]
+    return to_tensor(x[rows]), torch.from_numpy(y[rows])
+
+
+__all__ = [
+    "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR10_CLASSES", "load_images", "load_digits_images", "to_tensor",
+    "reference_batch", "resolve_image_source",
+]
