@@ -1,0 +1,149 @@
+"""Activation-statistics proxies: NASWOT (nwot), MeCo and Zen-NAS (zen).
+
+``nwot`` and ``meco`` read forward hooks installed on the shared train-mode
+forward pass over the real batch (no extra forward when any gradient proxy is
+requested too). ``zen`` needs its own Gaussian re-initialisation and Gaussian
+inputs, so it runs separately (two forward passes without gradients) on the
+working copy, which is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from archscore.proxies.base import register_proxy
+
+
+@register_proxy(
+    "nwot", higher_is_better=True, needs_labels=False, needs_data=True, removes_bn=False, uses=("relu_kernel",),
+    description="NASWOT: log|det K| of the Hamming-agreement kernel of binary ReLU codes",
+    citation="Mellor et al., Neural Architecture Search without Training, ICML 2021",
+)
+def nwot(session) -> float:
+    """NASWOT score (Mellor et al. 2021): ``log |det K|``.
+
+    Every ReLU (``nn.ReLU``, ``nn.ReLU6``, ``nn.LeakyReLU`` modules) turns its
+    input into a binary code per sample (``x > 0``); ``K[i, j]`` counts, over
+    all ReLUs and units, the positions where samples ``i`` and ``j`` agree
+    (``N_A`` minus the Hamming distance), as in the authors' code and
+    NAS-Bench-Suite-Zero. Undefined (``nan_policy``) for models without ReLU
+    modules, including those applying ``F.relu`` functionally. A singular
+    ``K`` (two samples with identical codes everywhere) gives ``-inf``.
+    """
+    k = session.shared("relu_kernel").cpu().numpy()
+    sign, logdet = np.linalg.slogdet(k)
+    return float(logdet) if sign != 0 else float("-inf")
+
+
+@register_proxy(
+    "meco", higher_is_better=True, needs_labels=False, needs_data=True, removes_bn=False, uses=("meco",),
+    description="MeCo: sum over modules of the minimum eigenvalue of the channel correlation matrix of one sample's features",
+    citation="Jiang et al., MeCo: Zero-Shot NAS with One Data and Single Forward Pass via Minimum Eigenvalue of Correlation, NeurIPS 2023",
+)
+def meco(session) -> float:
+    """MeCo (Jiang et al., NeurIPS 2023).
+
+    As in the authors' NAS-Bench-201 code: a forward hook on every module
+    (containers included) takes the module's output for the FIRST sample of
+    the batch, reshapes it to (channels, positions), computes the channel
+    correlation matrix (NaN/inf entries set to 0) and its minimum eigenvalue;
+    the score is the sum over modules. The forward pass is the shared
+    train-mode pass over the real batch ("one data" = the features of one
+    sample). Deviation: the symmetric eigen-solver in float64 replaces the
+    general one; outputs with a single position per channel contribute 0 (the
+    reference gets an all-NaN matrix, zeroed, whose eigenvalues are 0).
+    """
+    return float(sum(session.shared("meco")))
+
+
+def _gaussian_init(model: nn.Module) -> None:
+    """Zen-NAS's re-initialisation: N(0, 1) conv/linear weights, zero biases, unit norm affine."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)):
+                nn.init.normal_(m.weight)
+                if getattr(m, "bias", None) is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
+                if m.weight is not None:
+                    nn.init.ones_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+
+def _feature_module(model: nn.Module) -> nn.Module:
+    """The module whose INPUT is the pre-GAP feature map: the last adaptive average pool, else the last linear layer."""
+    pools = [m for m in model.modules() if isinstance(m, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d))]
+    if pools:
+        return pools[-1]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if linears:
+        return linears[-1]
+    raise ValueError("zen needs the pre-pooling features: the model has no adaptive average pool and no linear layer")
+
+
+@register_proxy(
+    "zen", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=False, modifies_weights=True,
+    description="Zen-score: log of the pre-GAP feature change under a small input perturbation + sum of log BN scales (Gaussian init and inputs)",
+    citation="Lin et al., Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition, ICCV 2021",
+)
+def zen(session, mixup_gamma: float = 1e-2) -> float:
+    """Zen-score (Lin et al. 2021), as in the authors' code and NAS-Bench-Suite-Zero (one repeat).
+
+    The working copy is re-initialised (conv/linear weights N(0,1), biases 0,
+    BN/GroupNorm affine 1/0) and its BN running statistics reset; two Gaussian
+    batches ``x, e`` of the inputs' shape are drawn (seeded) and, in train
+    mode without gradients, ``Δ = mean_n sum |f(x) - f(x + 0.01 e)|`` over the
+    pre-GAP features ``f`` (the input of the last adaptive average pool, or of
+    the last linear layer when there is none). The score is
+    ``log Δ + sum_BN log sqrt(mean(running_var))`` with the running variances
+    left by those two forward passes, as in the reference. Undefined
+    (``nan_policy``) without BatchNorm. Deviation: ``Δ`` is floored at the
+    smallest positive float32 so a network that ignores its input (a
+    disconnected cell) scores finitely and at the bottom instead of ``-inf``.
+    """
+    model = session.model
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        session.undefined("zen needs BatchNorm layers (its score sums their log scales); the model has none")
+    gamma = float(session.option("zen", "mixup_gamma", mixup_gamma))
+    _gaussian_init(model)
+    batch_var: dict[int, torch.Tensor] = {}
+    hooks = []
+    for m in bns:
+        m.reset_running_stats() if m.track_running_stats else None
+        if m.running_var is None:
+            hooks.append(m.register_forward_hook(_batch_var_hook(batch_var)))
+    feats: list[torch.Tensor] = []
+    hooks.append(_feature_module(model).register_forward_pre_hook(lambda mod, inp: feats.append(inp[0].detach())))
+    try:
+        shape = tuple(session.inputs.shape)
+        x = torch.randn(shape, device=session.device)
+        e = torch.randn(shape, device=session.device)
+        with torch.no_grad():
+            model(x)
+            model(x + gamma * e)
+    finally:
+        for h in hooks:
+            h.remove()
+    f1, f2 = feats[0], feats[-1]
+    delta = float((f1 - f2).abs().reshape(f1.shape[0], -1).sum(1).mean())
+    log_bn = 0.0
+    for m in bns:
+        var = m.running_var if m.running_var is not None else batch_var.get(id(m))
+        if var is None:
+            continue
+        log_bn += math.log(math.sqrt(max(float(var.float().mean()), np.finfo(np.float32).tiny)))
+    return math.log(max(delta, float(np.finfo(np.float32).tiny))) + log_bn
+
+
+def _batch_var_hook(store: dict[int, torch.Tensor]):
+    def hook(mod, inp, out):
+        x = inp[0]
+        dims = [d for d in range(x.dim()) if d != 1]
+        store[id(mod)] = x.detach().var(dim=dims, unbiased=False)
+    return hook
