@@ -7,7 +7,8 @@ drawn, then training sets of each size from the remaining architectures
 (nested: the first ``n`` of one permutation, so sizes share a test set within
 a split); each predictor is fitted on the training set and ranks the test set.
 Reported: Spearman and Kendall (mean and std over splits) and fit + predict
-time per predictor x encoding x training size, plus a PNG plot of Kendall vs
+time (a predictor that outputs a constant gets correlation 0 on that split,
+flagged in the tables) per predictor x encoding x training size, plus a PNG plot of Kendall vs
 training size.
 
 Tasks: ``nb201_200ep`` (NB201 CIFAR-10 ``valid_acc_200ep``, connected cells
@@ -37,16 +38,17 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SIZES = (10, 20, 50, 100, 200, 1000)
 #: ``predictor:encoding`` specs run by default (encoding "-" = the predictor's own default).
+#: ``@N`` caps the training sizes of a spec: GP, MLP ensemble and GNN fits at 1,000 architectures take
+#: 10-60 s each on one CPU core, too slow for the 15-minute budget of the default run.
 DEFAULT_PREDICTORS = (
     "surrogate:-",
     "xgb:onehot",
     "xgb:path",
     "xgb:graph_features",
-    "rf:path",
     "rf:graph_features",
-    "gp:graph_features",
-    "mlp_ensemble:path",
-    "gnn:-",
+    "gp:graph_features@200",
+    "mlp_ensemble:path@200",
+    "gnn:-@200",
 )
 TASKS = ("nb201_200ep", "nb201_12ep", "nbgraph_cora", "nbgraph_citeseer", "nbgraph_pubmed")
 
@@ -56,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="shared data folder (with nb201/); default $ARCHSCORE_DATA")
     parser.add_argument("--tasks", default="nb201_200ep", help=f"comma-separated tasks from {', '.join(TASKS)} (default nb201_200ep)")
     parser.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS),
-                        help="comma-separated predictor:encoding specs ('-' = the predictor's default encoding)")
+                        help="comma-separated predictor:encoding[@max_n] specs ('-' = the predictor's default encoding; "
+                             "@max_n skips larger training sizes)")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="training-set sizes")
     parser.add_argument("--splits", type=int, default=10, help="random splits (seeds seed_offset..seed_offset+splits-1)")
     parser.add_argument("--seed-offset", type=int, default=0, help="first split seed")
@@ -92,26 +95,37 @@ def _load_scores(path: str, dataset: str) -> dict:
     p = Path(path)
     if p.suffix == ".json":
         return load_nasbench_suite_zero(p, dataset=dataset).scores
-    table = pd.read_csv(p, index_col=0)
-    return {str(k): {c: float(v) for c, v in row.items() if pd.notna(v)} for k, row in table.iterrows()}
+    table = pd.read_csv(p)
+    # index by the arch string column when there is one (archscore.proxies.score_archs CSVs), else the first column
+    table = table.set_index("arch" if "arch" in table.columns else table.columns[0])
+    cols = [c for c in table.columns if c != "index" and pd.api.types.is_numeric_dtype(table[c])]
+    return {str(k): {c: float(row[c]) for c in cols if pd.notna(row[c])} for k, row in table.iterrows()}
 
 
-def _parse_specs(text: str) -> list[tuple[str, str | None]]:
+def _parse_specs(text: str) -> list[tuple[str, str | None, int | None]]:
     from archscore.base import ESTIMATORS
 
     specs = []
     for item in filter(None, (s.strip() for s in text.split(","))):
+        item, _, cap = item.partition("@")
         name, _, enc = item.partition(":")
         ESTIMATORS.entry(name)  # fail early with close matches
-        specs.append((name, None if enc in ("", "-") else enc))
+        try:
+            max_n = int(cap) if cap else None
+        except ValueError:
+            raise ValueError(f"malformed size cap {cap!r} in predictor spec {item!r}; expected predictor:encoding@N") from None
+        specs.append((name, None if enc in ("", "-") else enc, max_n))
     if not specs:
         raise ValueError("--predictors is empty")
     return specs
 
 
-def run_protocol(archs: list, y: np.ndarray, specs: list[tuple[str, str | None]], sizes: list[int], splits: int,
+def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int], splits: int,
                  seed_offset: int = 0, test_size: int = 1000, scores: Any = None, progress: bool = True, task: str = "") -> pd.DataFrame:
-    """Run the split protocol; one row per (split, size, predictor, encoding)."""
+    """Run the split protocol; one row per (split, size, predictor, encoding).
+
+    ``specs`` holds ``(predictor, encoding or None)`` or ``(predictor, encoding, max_n)`` tuples.
+    """
     from tqdm.auto import tqdm
 
     from archscore.base import create_estimator
@@ -122,7 +136,8 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple[str, str | None]]
         raise ValueError(f"task {task!r} has {n_pool} architectures, fewer than test size {test_size} + largest training size {max(sizes)}")
     ctx = {} if scores is None else {"scores": scores}
     rows = []
-    bar = tqdm(total=splits * len(sizes) * len(specs), desc=task or "bench", disable=not progress)
+    specs = [tuple(sp) + (None,) * (3 - len(sp)) for sp in specs]
+    bar = tqdm(total=splits * sum(1 for n in sizes for sp in specs if sp[2] is None or n <= sp[2]), desc=task or "bench", disable=not progress)
     for s in range(seed_offset, seed_offset + splits):
         perm = np.random.default_rng(s).permutation(n_pool)
         test = perm[:test_size]
@@ -130,7 +145,9 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple[str, str | None]]
         for n in sizes:
             train = perm[test_size : test_size + n]
             train_archs, y_train = [archs[i] for i in train], y[train]
-            for name, enc in specs:
+            for name, enc, max_n in specs:
+                if max_n is not None and n > max_n:
+                    continue
                 params = {"random_state": s}
                 if enc is not None:
                     params["encoding"] = enc
@@ -140,8 +157,13 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple[str, str | None]]
                 t1 = time.perf_counter()
                 pred = est.predict(test_archs, **ctx)
                 t2 = time.perf_counter()
+                constant = bool(np.all(pred == pred[0]))
+                if constant:
+                    # e.g. an MLP ensemble whose ReLUs all died: no ranking at all, scored as tau = 0
+                    logger.warning("%s (%s) predicted a constant on split %d, n=%d: correlations set to 0", name, enc, s, n)
                 rows.append({"task": task, "predictor": name, "encoding": enc or str(est.get_params().get("encoding") or "graph"),
-                             "n_train": n, "split": s, "kendall": kendall(y_test, pred), "spearman": spearman(y_test, pred),
+                             "n_train": n, "split": s, "kendall": 0.0 if constant else kendall(y_test, pred),
+                             "spearman": 0.0 if constant else spearman(y_test, pred), "constant": constant,
                              "fit_s": t1 - t0, "predict_s": t2 - t1})
                 bar.update(1)
     bar.close()
@@ -152,7 +174,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over splits per task x predictor x encoding x training size."""
     g = results.groupby(["task", "predictor", "encoding", "n_train"], sort=False)
     out = g.agg(kendall_mean=("kendall", "mean"), kendall_std=("kendall", "std"), spearman_mean=("spearman", "mean"),
-                spearman_std=("spearman", "std"), fit_s=("fit_s", "mean"), predict_s=("predict_s", "mean"), splits=("split", "nunique"))
+                spearman_std=("spearman", "std"), fit_s=("fit_s", "mean"), predict_s=("predict_s", "mean"), splits=("split", "nunique"),
+                n_constant=("constant", "sum"))
     return out.reset_index()
 
 
@@ -169,7 +192,8 @@ def to_markdown(summary: pd.DataFrame) -> str:
                 r = rows.set_index("n_train")
                 cells = [f"{r.loc[n, metric + '_mean']:.3f} ± {r.loc[n, metric + '_std']:.3f}" if n in r.index else "" for n in sizes]
                 big = r.loc[max(r.index)]
-                lines.append(f"| {pred} | {enc} | " + " | ".join(cells) + f" | {big['fit_s'] + big['predict_s']:.2f} |")
+                note = f" ({int(rows['n_constant'].sum())} constant)" if rows["n_constant"].sum() else ""
+                lines.append(f"| {pred}{note} | {enc} | " + " | ".join(cells) + f" | {big['fit_s'] + big['predict_s']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

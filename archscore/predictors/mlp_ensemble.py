@@ -55,7 +55,6 @@ class MLPEnsemblePredictor(EncodedPredictor):
 
     def _fit_model(self, X, y):
         import torch
-        from torch import nn
 
         if self.loss not in ("mae", "mse"):
             raise ValueError(f"loss must be 'mae' or 'mse', got {self.loss!r}")
@@ -64,38 +63,63 @@ class MLPEnsemblePredictor(EncodedPredictor):
         self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std()) or 1.0
         Xt = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        loss_fn = nn.L1Loss() if self.loss == "mae" else nn.MSELoss()
-        seed = _seed(self.random_state)
-        self.models_ = []
+        M, n, bs = int(self.n_models), len(yt), int(self.batch_size)
         with torch.random.fork_rng(devices=[]):  # deterministic without touching the caller's RNG state
-            for k in range(int(self.n_models)):
-                torch.manual_seed(seed * 1009 + k)
-                layers: list[nn.Module] = []
-                d = Xt.shape[1]
-                for _ in range(int(self.n_layers)):
-                    layers += [nn.Linear(d, self.width), nn.ReLU()]
-                    d = self.width
-                net = nn.Sequential(*layers, nn.Linear(d, 1))
-                opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-                n = len(yt)
-                for _ in range(int(self.epochs)):
-                    perm = torch.randperm(n)
-                    for i in range(0, n, int(self.batch_size)):
-                        idx = perm[i : i + int(self.batch_size)]
-                        opt.zero_grad()
-                        loss_fn(net(Xt[idx]).squeeze(-1), yt[idx]).backward()
-                        opt.step()
-                net.eval()
-                self.models_.append(net)
+            torch.manual_seed(_seed(self.random_state))
+            net = _BatchedMLP(M, Xt.shape[1], int(self.width), int(self.n_layers))
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+            for _ in range(int(self.epochs)):
+                # every member sees its own shuffling, as if trained alone
+                perm = torch.argsort(torch.rand(M, n), dim=1)
+                for i in range(0, n, bs):
+                    idx = perm[:, i : i + bs]
+                    opt.zero_grad()
+                    out = net(Xt[idx])  # (M, b)
+                    err = out - yt[idx]
+                    # sum over members of each member's mean loss: the same gradients as separate training
+                    loss = (err.abs() if self.loss == "mae" else err**2).mean(dim=1).sum()
+                    loss.backward()
+                    opt.step()
+        net.eval()
+        self.net_ = net
 
     def _predict_model(self, X, return_std):
         import torch
 
         Xt = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         with torch.no_grad():
-            preds = np.stack([m(Xt).squeeze(-1).numpy() for m in self.models_]) * self.y_scale_ + self.y_mean_
+            preds = self.net_(Xt.expand(self.net_.n_models, *Xt.shape)).numpy() * self.y_scale_ + self.y_mean_
         mean = preds.mean(axis=0)
         return (mean, preds.std(axis=0)) if return_std else mean
+
+
+def _BatchedMLP(n_models: int, d_in: int, width: int, n_layers: int):
+    """``n_models`` independent ReLU MLPs evaluated together with batched matmuls (one optimizer step trains all)."""
+    import math
+
+    import torch
+    from torch import nn
+
+    class BatchedMLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.n_models = n_models
+            dims = [d_in] + [width] * n_layers + [1]
+            self.weights = nn.ParameterList()
+            self.biases = nn.ParameterList()
+            for a, b in zip(dims[:-1], dims[1:]):
+                bound = 1 / math.sqrt(a)  # torch.nn.Linear's default initialisation
+                self.weights.append(nn.Parameter(torch.empty(n_models, a, b).uniform_(-bound, bound)))
+                self.biases.append(nn.Parameter(torch.empty(n_models, 1, b).uniform_(-bound, bound)))
+
+        def forward(self, x):  # x: (M, B, d_in) -> (M, B)
+            for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+                x = torch.baddbmm(b, x, w)
+                if k < len(self.weights) - 1:
+                    x = torch.relu(x)
+            return x.squeeze(-1)
+
+    return BatchedMLP()
 
 
 register_estimator("mlp_ensemble", MLPEnsemblePredictor, description="BANANAS ensemble of 5 MLPs on the path encoding; predictive std",
