@@ -70,16 +70,17 @@ class ZCEncoding(Encoding):
         proxy value) raises a ``ValueError`` naming it. ``"median"``: use the
         proxy's median over the ``fit`` architectures instead and log nothing
         (documented imputation; ``n_imputed_`` counts them at fit).
-    signed_log : bool, default=False
-        Apply ``sign(v) * log1p(|v|)``; proxies such as SynFlow span many
-        orders of magnitude, which matters for GP and MLP predictors (trees
-        are invariant to it).
+    signed_log : bool, default=True
+        Apply ``sign(v) * log1p(|v|)`` (monotone, so rankings are kept);
+        proxies such as SynFlow span tens of orders of magnitude, which would
+        swamp linear, GP and MLP predictors (trees are invariant to it).
+        ``False`` gives the raw scores.
     """
 
     needs_scores = True
     uses_graph = False
 
-    def __init__(self, proxies: Any = None, impute: str | None = None, signed_log: bool = False) -> None:
+    def __init__(self, proxies: Any = None, impute: str | None = None, signed_log: bool = True) -> None:
         self.proxies = proxies
         self.impute = impute
         self.signed_log = signed_log

@@ -208,7 +208,9 @@ class GPPredictor(EncodedPredictor):
     Kernel ``C * Matern(nu=2.5) + White`` on standardised features (constant
     features dropped), targets normalised; kernel hyperparameters maximise the
     marginal likelihood on the training set (``n_restarts_optimizer``
-    restarts). The GP is the classic Bayesian-optimisation surrogate
+    restarts) within bounds: length scale in ``[0.2, 100] * sqrt(d)`` for
+    ``d`` features and noise at most half the target variance (without them,
+    10-point training sets often collapse to a constant prediction). The GP is the classic Bayesian-optimisation surrogate
     (e.g. NASBOT, and the GP baseline of White et al., NeurIPS 2021).
 
     Parameters
@@ -240,8 +242,12 @@ class GPPredictor(EncodedPredictor):
         self.mean_, self.scale_ = Z.mean(axis=0), Z.std(axis=0)
         Z = (Z - self.mean_) / self.scale_
         d = max(Z.shape[1], 1)
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=np.sqrt(d), length_scale_bounds=(1e-2, 1e4), nu=self.nu) \
-            + WhiteKernel(0.1, (1e-6, 1e1))
+        # Standardised points lie ~sqrt(2d) apart. Length scales far below that (and noise explaining all the
+        # variance) turn the GP into a lookup table that predicts the constant mean on every new architecture,
+        # which the marginal likelihood does prefer on ~10 points; the bounds rule that degenerate optimum out.
+        r = np.sqrt(d)
+        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(length_scale=r, length_scale_bounds=(0.2 * r, 100 * r), nu=self.nu) \
+            + WhiteKernel(0.1, (1e-6, 0.5))
         self.model_ = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts_optimizer,
                                                random_state=_seed(self.random_state))
         with warnings.catch_warnings():
