@@ -17,7 +17,7 @@ correlations), ``nb201_12ep`` (``valid_acc_12ep``, connected cells), and
 ``nbgraph_<dataset>`` (NAS-Bench-Graph ``valid_perf``; all its architectures
 are connected). With ``--scores FILE`` (a CSV indexed by arch string/key, or a
 NAS-Bench-Suite-Zero JSON for NB201) the pool is restricted to architectures
-that have scores, which are passed as ``scores=`` to encodings such as
+that have a complete, finite score record, which are passed as ``scores=`` to encodings such as
 ``graph_features+zc``.
 """
 
@@ -99,7 +99,7 @@ def _load_scores(path: str, dataset: str) -> dict:
     # index by the arch string column when there is one (archscore.proxies.score_archs CSVs), else the first column
     table = table.set_index("arch" if "arch" in table.columns else table.columns[0])
     cols = [c for c in table.columns if c != "index" and pd.api.types.is_numeric_dtype(table[c])]
-    return {str(k): {c: float(row[c]) for c in cols if pd.notna(row[c])} for k, row in table.iterrows()}
+    return {str(k): {c: float(row[c]) for c in cols if np.isfinite(row[c])} for k, row in table.iterrows()}
 
 
 def _parse_specs(text: str) -> list[tuple[str, str | None, int | None]]:
@@ -250,7 +250,9 @@ def run(args: argparse.Namespace) -> int:
         if scores is not None:
             from archscore.encodings import lookup_scores
 
-            keep = [i for i, a in enumerate(archs) if lookup_scores(a, scores) is not None]
+            # complete records only: every proxy of the file finite (e.g. NASWOT is -inf on a singular kernel)
+            names = set().union(*(r.keys() for r in scores.values()))
+            keep = [i for i, a in enumerate(archs) if set(lookup_scores(a, scores) or ()) >= names]
             logger.info("task %s: %d of %d architectures have proxy scores", task, len(keep), len(archs))
             archs, y = [archs[i] for i in keep], y[keep]
         res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, args.test_size, scores, progress, task)
