@@ -1,0 +1,278 @@
+"""Surrogate predictors x encodings on NB201 and NAS-Bench-Graph (White et al. 2021 protocol).
+
+Protocol of White, Zela, Ru, Liu & Hutter, "How Powerful are Performance
+Predictors in Neural Architecture Search?" (NeurIPS 2021), as also used by
+NAS-Bench-Suite-Zero: for each random split, 1,000 test architectures are
+drawn, then training sets of each size from the remaining architectures
+(nested: the first ``n`` of one permutation, so sizes share a test set within
+a split); each predictor is fitted on the training set and ranks the test set.
+Reported: Spearman and Kendall (mean and std over splits) and fit + predict
+time (a predictor that outputs a constant gets correlation 0 on that split,
+flagged in the tables) per predictor x encoding x training size, plus a PNG plot of Kendall vs
+training size.
+
+Tasks: ``nb201_200ep`` (NB201 CIFAR-10 ``valid_acc_200ep``, connected cells
+only: the 341 disconnected cells are trivially last and would inflate
+correlations), ``nb201_12ep`` (``valid_acc_12ep``, connected cells), and
+``nbgraph_<dataset>`` (NAS-Bench-Graph ``valid_perf``; all its architectures
+are connected). With ``--scores FILE`` (a CSV indexed by arch string/key, or a
+NAS-Bench-Suite-Zero JSON for NB201) the pool is restricted to architectures
+that have a complete, finite score record, which are passed as ``scores=`` to encodings such as
+``graph_features+zc``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIZES = (10, 20, 50, 100, 200, 1000)
+#: ``predictor:encoding`` specs run by default (encoding "-" = the predictor's own default).
+#: ``@N`` caps the training sizes of a spec: GP, MLP ensemble and GNN fits at 1,000 architectures take
+#: 10-60 s each on one CPU core, too slow for the 15-minute budget of the default run.
+DEFAULT_PREDICTORS = (
+    "surrogate:-",
+    "xgb:onehot",
+    "xgb:path",
+    "xgb:graph_features",
+    "rf:graph_features",
+    "gp:graph_features@200",
+    "mlp_ensemble:path@200",
+    "gnn:-@200",
+)
+TASKS = ("nb201_200ep", "nb201_12ep", "nbgraph_cora", "nbgraph_citeseer", "nbgraph_pubmed")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``archscore bench predictors``."""
+    parser.add_argument("--data", default=None, help="shared data folder (with nb201/); default $ARCHSCORE_DATA")
+    parser.add_argument("--tasks", default="nb201_200ep", help=f"comma-separated tasks from {', '.join(TASKS)} (default nb201_200ep)")
+    parser.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS),
+                        help="comma-separated predictor:encoding[@max_n] specs ('-' = the predictor's default encoding; "
+                             "@max_n skips larger training sizes)")
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="training-set sizes")
+    parser.add_argument("--splits", type=int, default=10, help="random splits (seeds seed_offset..seed_offset+splits-1)")
+    parser.add_argument("--seed-offset", type=int, default=0, help="first split seed")
+    parser.add_argument("--test-size", type=int, default=1000, help="test architectures per split")
+    parser.add_argument("--scores", default=None, help="proxy scores (CSV indexed by arch string/key, or Suite-Zero JSON) for zc encodings")
+    parser.add_argument("--scores-dataset", default="cifar10", help="dataset inside a Suite-Zero JSON (default cifar10)")
+    parser.add_argument("--out", default=None, help="folder for results.csv, summary.csv, summary.md and kendall.png")
+    parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="disable progress bars")
+
+
+def _load_task(task: str, data: Path | None) -> tuple[list, np.ndarray]:
+    from archscore.eval.benchmarks import load_nasbench_graph, load_nb201
+
+    if task.startswith("nb201_"):
+        target = {"nb201_200ep": "valid_acc_200ep", "nb201_12ep": "valid_acc_12ep"}.get(task)
+        if target is None:
+            raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+        if data is None:
+            raise ValueError("NB201 tasks need --data PATH or $ARCHSCORE_DATA (the folder with nb201/)")
+        bench = load_nb201(data)
+        keep = bench.table["connected"].to_numpy()
+        return [a for a, k in zip(bench.archs, keep) if k], bench.table[target].to_numpy()[keep]
+    if task.startswith("nbgraph_"):
+        bench = load_nasbench_graph(task[len("nbgraph_"):])
+        return bench.archs, bench.table["valid_perf"].to_numpy()
+    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def _load_scores(path: str, dataset: str) -> dict:
+    from archscore.eval.benchmarks import load_nasbench_suite_zero
+
+    p = Path(path)
+    if p.suffix == ".json":
+        return load_nasbench_suite_zero(p, dataset=dataset).scores
+    table = pd.read_csv(p)
+    # index by the arch string column when there is one (archscore.proxies.score_archs CSVs), else the first column
+    table = table.set_index("arch" if "arch" in table.columns else table.columns[0])
+    cols = [c for c in table.columns if c != "index" and pd.api.types.is_numeric_dtype(table[c])]
+    return {str(k): {c: float(row[c]) for c in cols if np.isfinite(row[c])} for k, row in table.iterrows()}
+
+
+def _parse_specs(text: str) -> list[tuple[str, str | None, int | None]]:
+    from archscore.base import ESTIMATORS
+
+    specs = []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        item, _, cap = item.partition("@")
+        name, _, enc = item.partition(":")
+        ESTIMATORS.entry(name)  # fail early with close matches
+        try:
+            max_n = int(cap) if cap else None
+        except ValueError:
+            raise ValueError(f"malformed size cap {cap!r} in predictor spec {item!r}; expected predictor:encoding@N") from None
+        specs.append((name, None if enc in ("", "-") else enc, max_n))
+    if not specs:
+        raise ValueError("--predictors is empty")
+    return specs
+
+
+def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int], splits: int,
+                 seed_offset: int = 0, test_size: int = 1000, scores: Any = None, progress: bool = True, task: str = "") -> pd.DataFrame:
+    """Run the split protocol; one row per (split, size, predictor, encoding).
+
+    ``specs`` holds ``(predictor, encoding or None)`` or ``(predictor, encoding, max_n)`` tuples.
+    """
+    from tqdm.auto import tqdm
+
+    from archscore.base import create_estimator
+    from archscore.eval.metrics import kendall, spearman
+
+    n_pool = len(archs)
+    if n_pool < test_size + max(sizes):
+        raise ValueError(f"task {task!r} has {n_pool} architectures, fewer than test size {test_size} + largest training size {max(sizes)}")
+    ctx = {} if scores is None else {"scores": scores}
+    rows = []
+    specs = [tuple(sp) + (None,) * (3 - len(sp)) for sp in specs]
+    bar = tqdm(total=splits * sum(1 for n in sizes for sp in specs if sp[2] is None or n <= sp[2]), desc=task or "bench", disable=not progress)
+    for s in range(seed_offset, seed_offset + splits):
+        perm = np.random.default_rng(s).permutation(n_pool)
+        test = perm[:test_size]
+        test_archs, y_test = [archs[i] for i in test], y[test]
+        for n in sizes:
+            train = perm[test_size : test_size + n]
+            train_archs, y_train = [archs[i] for i in train], y[train]
+            for name, enc, max_n in specs:
+                if max_n is not None and n > max_n:
+                    continue
+                params = {"random_state": s}
+                if enc is not None:
+                    params["encoding"] = enc
+                est = create_estimator(name, **params)
+                t0 = time.perf_counter()
+                est.fit(train_archs, y_train, **ctx)
+                t1 = time.perf_counter()
+                pred = est.predict(test_archs, **ctx)
+                t2 = time.perf_counter()
+                constant = bool(np.all(pred == pred[0]))
+                if constant:
+                    # e.g. an MLP ensemble whose ReLUs all died: no ranking at all, scored as tau = 0
+                    logger.warning("%s (%s) predicted a constant on split %d, n=%d: correlations set to 0", name, enc, s, n)
+                rows.append({"task": task, "predictor": name, "encoding": enc or str(est.get_params().get("encoding") or "graph"),
+                             "n_train": n, "split": s, "kendall": 0.0 if constant else kendall(y_test, pred),
+                             "spearman": 0.0 if constant else spearman(y_test, pred), "constant": constant,
+                             "fit_s": t1 - t0, "predict_s": t2 - t1})
+                bar.update(1)
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over splits per task x predictor x encoding x training size."""
+    g = results.groupby(["task", "predictor", "encoding", "n_train"], sort=False)
+    out = g.agg(kendall_mean=("kendall", "mean"), kendall_std=("kendall", "std"), spearman_mean=("spearman", "mean"),
+                spearman_std=("spearman", "std"), fit_s=("fit_s", "mean"), predict_s=("predict_s", "mean"), splits=("split", "nunique"),
+                n_constant=("constant", "sum"))
+    return out.reset_index()
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """One Kendall table and one Spearman table per task (rows predictor x encoding, columns training size)."""
+    lines = []
+    for task, sub in summary.groupby("task", sort=False):
+        sizes = sorted(sub["n_train"].unique())
+        for metric in ("kendall", "spearman"):
+            lines.append(f"\n**{task}: {metric.capitalize()} (mean ± std over {int(sub['splits'].max())} splits)**\n")
+            lines.append("| predictor | encoding | " + " | ".join(str(n) for n in sizes) + " | fit+predict s (largest n) |")
+            lines.append("|---" * (len(sizes) + 3) + "|")
+            for (pred, enc), rows in sub.groupby(["predictor", "encoding"], sort=False):
+                r = rows.set_index("n_train")
+                cells = [f"{r.loc[n, metric + '_mean']:.3f} ± {r.loc[n, metric + '_std']:.3f}" if n in r.index else "" for n in sizes]
+                big = r.loc[max(r.index)]
+                note = f" ({int(rows['n_constant'].sum())} constant)" if rows["n_constant"].sum() else ""
+                lines.append(f"| {pred}{note} | {enc} | " + " | ".join(cells) + f" | {big['fit_s'] + big['predict_s']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: pd.DataFrame, path: Path) -> None:
+    """Kendall vs training size (log x), one panel per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(summary["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        sub = summary[summary["task"] == task]
+        for (pred, enc), rows in sub.groupby(["predictor", "encoding"], sort=False):
+            rows = rows.sort_values("n_train")
+            ax.errorbar(rows["n_train"], rows["kendall_mean"], yerr=rows["kendall_std"], marker="o", capsize=2, label=f"{pred} ({enc})")
+        ax.set_xscale("log")
+        ax.set_xlabel("training architectures")
+        ax.set_ylabel("Kendall tau (test)")
+        ax.set_title(task)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``archscore bench predictors``."""
+    import torch
+
+    from archscore.eval.benchmarks import default_data_dir
+
+    torch.set_num_threads(max(1, args.threads))
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    data = Path(args.data) if args.data else default_data_dir()
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    if not sizes or min(sizes) < 2:
+        raise ValueError(f"--sizes must list training sizes >= 2, got {args.sizes!r}")
+    if args.splits < 1:
+        raise ValueError(f"--splits must be >= 1, got {args.splits}")
+    specs = _parse_specs(args.predictors)
+    scores = _load_scores(args.scores, args.scores_dataset) if args.scores else None
+    progress = not args.no_progress and sys.stderr.isatty()
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    t_start = time.perf_counter()
+    for task in filter(None, (t.strip() for t in args.tasks.split(","))):
+        t0 = time.perf_counter()
+        archs, y = _load_task(task, data)
+        if scores is not None:
+            from archscore.encodings import lookup_scores
+
+            # complete records only: every proxy of the file finite (e.g. NASWOT is -inf on a singular kernel)
+            names = set().union(*(r.keys() for r in scores.values()))
+            keep = [i for i, a in enumerate(archs) if set(lookup_scores(a, scores) or ()) >= names]
+            logger.info("task %s: %d of %d architectures have proxy scores", task, len(keep), len(archs))
+            archs, y = [archs[i] for i in keep], y[keep]
+        res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, args.test_size, scores, progress, task)
+        frames.append(res)
+        print(f"{task}: {len(archs)} architectures in the pool, {args.splits} splits, {args.test_size} test archs, "
+              f"{time.perf_counter() - t0:.0f} s (incl. loading)", flush=True)
+        if out is not None:
+            pd.concat(frames).to_csv(out / "results.csv", index=False)
+    results = pd.concat(frames, ignore_index=True)
+    summary = summarize(results)
+    md = to_markdown(summary)
+    print(md)
+    print(f"total wall time {time.perf_counter() - t_start:.0f} s")
+    if out is not None:
+        results.to_csv(out / "results.csv", index=False)
+        summary.to_csv(out / "summary.csv", index=False)
+        (out / "summary.md").write_text(md)
+        try:
+            plot(summary, out / "kendall.png")
+        except ImportError:
+            logger.warning("matplotlib is not installed: no plot (pip install 'archscore[plot]')")
+        print(f"wrote {out}/results.csv, summary.csv, summary.md, kendall.png")
+    return 0

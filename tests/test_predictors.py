@@ -1,0 +1,158 @@
+"""Surrogate predictors: sklearn contract details, uncertainty, small data, bad input; bench plumbing."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from archscore import Arch, create_estimator, get_space
+from archscore.encodings import get_encoding
+from archscore.eval.metrics import kendall
+from archscore.testing import make_contract_inputs
+
+FAST = {
+    "xgb": {"n_estimators": 30},
+    "rf": {"n_estimators": 30},
+    "gp": {"n_restarts_optimizer": 0},
+    # graph_features: 10 binary path vectors are too few for an MLP to find a count signal
+    "mlp_ensemble": {"n_models": 2, "epochs": 30, "n_layers": 3, "encoding": "graph_features"},
+    "gnn": {"epochs": 30, "hidden": 16},
+    "surrogate": {"n_estimators": 30},
+}
+
+
+@pytest.fixture(scope="module")
+def toy_data():
+    """40 distinct connected NB201 cells; target = 3x3 convs on live paths + noise (learnable from the graph)."""
+    space = get_space("nb201")
+    archs = list({a.key: a for a in space.sample(200, seed=5) if a.is_connected()}.values())[:40]
+    enc = get_encoding("graph_features").fit(archs)
+    f = dict(zip(enc.get_feature_names_out(), enc.transform(archs).T))
+    y = 70 + 4 * f["live_count[nor_conv_3x3]"] + 2 * f["live_count[nor_conv_1x1]"] + np.random.default_rng(0).normal(0, 0.5, len(archs))
+    return archs, y
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_learns_from_ten_archs(name, toy_data):
+    archs, y = toy_data
+    est = create_estimator(name, random_state=0, **FAST[name]).fit(archs[:10], y[:10])
+    pred = est.predict(archs[10:])
+    assert pred.shape == (30,) and np.all(np.isfinite(pred))
+    assert kendall(y[10:], pred) > 0.3, f"{name} did not learn a simple monotone signal"
+
+
+@pytest.mark.parametrize("name", ["rf", "gp", "mlp_ensemble"])
+def test_return_std(name, toy_data):
+    archs, y = toy_data
+    est = create_estimator(name, **FAST[name]).fit(archs[:20], y[:20])
+    mean, std = est.predict(archs[20:], return_std=True)
+    np.testing.assert_allclose(mean, est.predict(archs[20:]), rtol=1e-6)
+    assert std.shape == (20,) and np.all(std >= 0) and np.any(std > 0)
+
+
+def test_nested_encoding_params_and_clone():
+    est = create_estimator("xgb", encoding=get_encoding("path", max_length=2), n_estimators=10)
+    params = est.get_params(deep=True)
+    assert params["encoding__max_length"] == 2
+    est.set_params(encoding__max_length=1)
+    assert est.encoding.max_length == 1
+    c = clone(est)
+    assert c.get_params()["encoding__max_length"] == 1 and c.encoding is not est.encoding
+    archs, y, _ = make_contract_inputs()
+    est.fit(archs, y)
+    assert est.encoding_.n_features_out_ == 6  # (), and the 5 single ops
+    assert not hasattr(est.encoding, "n_features_out_")  # the caller's encoding object is not fitted in place
+
+
+def test_needs_scores_follows_encoding():
+    archs, y, ctx = make_contract_inputs()
+    est = create_estimator("rf", encoding="graph_features+zc", n_estimators=10)
+    assert est.get_tags()["needs_scores"] and not create_estimator("rf").get_tags()["needs_scores"]
+    assert not type(est).get_tags()["needs_scores"]  # class-level tags still work
+    with pytest.raises(ValueError, match="scores="):
+        est.fit(archs, y)
+    est.fit(archs[:8], y[:8], scores=ctx["scores"])
+    assert est.predict(archs[8:], scores=ctx["scores"]).shape == (4,)
+    missing = {k: v for k, v in ctx["scores"].items() if k != archs[9].key}
+    with pytest.raises(ValueError, match=r"no entry for archs\[1\]"):
+        est.predict(archs[8:], scores=missing)
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_bad_input(name):
+    archs, y, _ = make_contract_inputs()
+    est = create_estimator(name, **FAST[name])
+    with pytest.raises(ValueError, match="at least 2"):
+        clone(est).fit(archs[:1], y[:1])
+    with pytest.raises(ValueError, match="non-finite"):
+        clone(est).fit(archs, np.r_[y[:-1], np.nan])
+    fitted = clone(est).fit(archs, y)
+    other = get_space("nbgraph").sample(3, seed=0)
+    with pytest.raises(ValueError, match="space 'nbgraph'"):
+        fitted.predict(other)
+    g = archs[0].graph.copy()
+    g.nodes[1]["op"] = "dil_conv_5x5"
+    with pytest.raises(ValueError, match="dil_conv_5x5"):
+        fitted.predict([Arch(g, "nb201")])
+
+
+def test_surrogate_modes_and_nbgraph():
+    archs = get_space("nbgraph").sample(80, seed=2)
+    y = np.array([sum(op in ("gcn", "gat") for op in a.ops) for a in archs], dtype=float)
+    small = create_estimator("surrogate", n_estimators=20).fit(archs[:10], y[:10])
+    big = create_estimator("surrogate", n_estimators=20).fit(archs[:60], y[:60])
+    assert small.mode_ == "rf+ridge" and big.mode_ == "xgb+rf"
+    assert kendall(y[60:], big.predict(archs[60:])) > 0.5
+
+
+def test_bench_protocol(tmp_path):
+    from archscore.eval import bench_predictors as bp
+
+    archs, y = [a for a in get_space("nb201").sample(80, seed=1)], np.arange(80.0)
+    res = bp.run_protocol(archs, y, [("xgb", "onehot"), ("rf", None)], sizes=[10, 20], splits=2, test_size=30, progress=False, task="toy")
+    assert len(res) == 2 * 2 * 2 and set(res["encoding"]) == {"onehot", "graph_features"}
+    summary = bp.summarize(res)
+    assert (summary["splits"] == 2).all()
+    md = bp.to_markdown(summary)
+    assert "| xgb | onehot |" in md and "toy: Kendall" in md
+    with pytest.raises(ValueError, match="fewer than test size"):
+        bp.run_protocol(archs, y, [("xgb", None)], sizes=[60], splits=1, test_size=30, progress=False)
+    pytest.importorskip("matplotlib")
+    bp.plot(summary, tmp_path / "k.png")
+    assert (tmp_path / "k.png").stat().st_size > 1000
+
+
+def test_suite_zero_loader(tmp_path):
+    from archscore.eval.benchmarks import load_nasbench_suite_zero
+
+    doc = {
+        "cifar10": {
+            "(4, 0, 3, 1, 4, 3)": {"synflow": {"score": 12.5, "time": 0.3}, "jacov": {"score": -60.0, "time": 0.1}, "val_accuracy": 81.5},
+            "(2, 2, 2, 2, 2, 2)": {"synflow": {"score": 40.0, "time": 0.3}, "jacov": {"score": -55.0, "time": 0.1}, "val_accuracy": 90.0},
+        },
+        "cifar100": {},
+    }
+    path = tmp_path / "zc_nasbench201.json"
+    path.write_text(json.dumps(doc))
+    data = load_nasbench_suite_zero(path, dataset="cifar10")
+    space = get_space("nb201")
+    s0 = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|"
+    assert space.to_string(data.archs[0]) == s0
+    assert space.to_string(data.archs[1]) == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert data.scores[s0] == {"synflow": 12.5, "jacov": -60.0}
+    np.testing.assert_array_equal(data.accuracies, [81.5, 90.0])
+    assert data.table.loc[s0, "suite_zero_key"] == "(4, 0, 3, 1, 4, 3)"
+    # the scores plug straight into the zc encoding
+    X = get_encoding("zc", signed_log=False).fit(data.archs, scores=data.scores).transform(data.archs, scores=data.scores)
+    np.testing.assert_array_equal(X, [[-60.0, 12.5], [-55.0, 40.0]])
+    with pytest.raises(ValueError, match="no dataset 'imagenet'"):
+        load_nasbench_suite_zero(path, dataset="imagenet")
+    with pytest.raises(ValueError, match="unknown NAS-Bench-Suite-Zero space"):
+        load_nasbench_suite_zero(path, space="darts")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"cifar10": {"(4, 0, 3, 1, 4)": {"val_accuracy": 1.0}}}))
+    with pytest.raises(ValueError, match="malformed NAS-Bench-Suite-Zero NB201 key"):
+        load_nasbench_suite_zero(bad)
+    with pytest.raises(FileNotFoundError):
+        load_nasbench_suite_zero(tmp_path / "none.json")
