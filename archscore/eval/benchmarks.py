@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from archscore.arch import Arch
@@ -126,7 +127,7 @@ class SuiteZeroData(NamedTuple):
 
     archs: list[Arch]
     scores: dict[str, dict[str, float]]
-    accuracies: "np.ndarray"
+    accuracies: np.ndarray
     table: pd.DataFrame
 
 
