@@ -1,4 +1,4 @@
-"""The ``archscore`` command line: ``info``, ``demo`` and the ``bench`` group.
+"""The ``archscore`` command line: ``info``, ``demo``, ``score`` and the ``bench`` group.
 
 Benchmarks live in ``archscore/eval/bench_<name>.py``; each such module exposes
 ``add_arguments(parser)`` and ``run(args) -> int`` and is listed in
@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo = sub.add_parser("demo", help="score and rank a pool of NB201 candidates", description=demo.__doc__)
     demo.add_arguments(p_demo)
     p_demo.set_defaults(func=_cmd_demo)
+
+    from archscore import score
+
+    p_score = sub.add_parser("score", help="score many architectures with zero-cost proxies into a resumable CSV",
+                             description=score.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    score.add_arguments(p_score)
+    p_score.set_defaults(func=score.run)
 
     p_bench = sub.add_parser("bench", help="run a benchmark against ground truth")
     bench_sub = p_bench.add_subparsers(dest="benchmark", metavar="BENCHMARK")

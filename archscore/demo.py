@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _load_batch(source: Path | None, batch_size: int, seed: int) -> tuple[Any, Any, str]:
+def load_batch(source: Path | None, batch_size: int, seed: int) -> tuple[Any, Any, str]:
     """(inputs, targets, description) from the image source, or from the digits fallback."""
     import torch
 
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     t0 = time.perf_counter()
     source = args.data if args.data is not None else default_data_dir()
-    inputs, targets, desc = _load_batch(source, args.batch_size, args.seed)
+    inputs, targets, desc = load_batch(source, args.batch_size, args.seed)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     table_path = _nb201_table(args.data)

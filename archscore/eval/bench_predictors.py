@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--splits", type=int, default=10, help="random splits (seeds seed_offset..seed_offset+splits-1)")
     parser.add_argument("--seed-offset", type=int, default=0, help="first split seed")
     parser.add_argument("--test-size", type=int, default=1000, help="test architectures per split")
-    parser.add_argument("--scores", default=None, help="proxy scores (CSV indexed by arch string/key, or Suite-Zero JSON) for zc encodings")
+    parser.add_argument("--scores", default=None, help="proxy scores for zc encodings: CSV indexed by arch string/key (archscore score), or Suite-Zero JSON; several files comma-separated")
     parser.add_argument("--scores-dataset", default="cifar10", help="dataset inside a Suite-Zero JSON (default cifar10)")
     parser.add_argument("--out", default=None, help="folder for results.csv, summary.csv, summary.md and kendall.png")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
@@ -90,16 +90,21 @@ def _load_task(task: str, data: Path | None) -> tuple[list, np.ndarray]:
 
 
 def _load_scores(path: str, dataset: str) -> dict:
+    """Proxy scores from one or more comma-separated files (later files win on a repeated architecture)."""
     from archscore.eval.benchmarks import load_nasbench_suite_zero
 
-    p = Path(path)
-    if p.suffix == ".json":
-        return load_nasbench_suite_zero(p, dataset=dataset).scores
-    table = pd.read_csv(p)
-    # index by the arch string column when there is one (archscore.proxies.score_archs CSVs), else the first column
-    table = table.set_index("arch" if "arch" in table.columns else table.columns[0])
-    cols = [c for c in table.columns if c != "index" and pd.api.types.is_numeric_dtype(table[c])]
-    return {str(k): {c: float(row[c]) for c in cols if np.isfinite(row[c])} for k, row in table.iterrows()}
+    scores: dict = {}
+    for part in [q.strip() for q in str(path).split(",") if q.strip()]:
+        p = Path(part)
+        if p.suffix == ".json":
+            scores.update(load_nasbench_suite_zero(p, dataset=dataset).scores)
+            continue
+        table = pd.read_csv(p)
+        # index by the arch string column when there is one (archscore score / score_archs CSVs), else the first column
+        table = table.set_index("arch" if "arch" in table.columns else table.columns[0])
+        cols = [c for c in table.columns if c != "index" and pd.api.types.is_numeric_dtype(table[c])]
+        scores.update({str(k): {c: float(row[c]) for c in cols if np.isfinite(row[c])} for k, row in table.iterrows()})
+    return scores
 
 
 def _parse_specs(text: str) -> list[tuple[str, str | None, int | None]]:
