@@ -106,6 +106,45 @@ def test_surrogate_modes_and_nbgraph():
     assert kendall(y[60:], big.predict(archs[60:])) > 0.5
 
 
+def _toy_scores(archs, y):
+    """Proxy 'good' = the target (tau 1), 'bad' = minus the target (tau -1), 'noise' unrelated."""
+    rng = np.random.default_rng(1)
+    return {a.key: {"good": float(v), "bad": float(-v), "noise": float(rng.normal())} for a, v in zip(archs, y)}
+
+
+def test_surrogate_zero_cost_prior_weights_and_blend(toy_data):
+    archs, y = toy_data
+    scores = _toy_scores(archs, y)
+    est = create_estimator("surrogate", encoding="graph_features+zc", n_estimators=20).fit(archs[:10], y[:10], scores=scores)
+    w = est.prior_weights_
+    assert w["zc/zc:good"] > w["zc/zc:noise"] and w["zc/zc:bad"] == 0.0
+    assert sum(w.values()) == pytest.approx(1.0)
+    assert est.prior_share_ == pytest.approx(10 / 20)
+    # the prediction is exactly (1 - lam) * model + lam * prior
+    off = clone(est).set_params(prior_weight=0).fit(archs[:10], y[:10], scores=scores)
+    assert off.prior_weights_ is None and off.prior_share_ == 0.0
+    X = est.encoding_.transform(archs[10:], scores=scores)
+    p = est.prior_
+    prior = p["slope"] * (((X[:, p["cols"]] - p["mean"]) / p["scale"]) @ p["weights"]) + p["intercept"]
+    np.testing.assert_allclose(est.predict(archs[10:], scores=scores),
+                               0.5 * off.predict(archs[10:], scores=scores) + 0.5 * prior, rtol=1e-10)
+    # a perfect proxy in the prior lifts a 10-architecture fit
+    assert kendall(y[10:], est.predict(archs[10:], scores=scores)) > kendall(y[10:], off.predict(archs[10:], scores=scores))
+
+
+def test_surrogate_prior_only_with_agreeing_zc_features(toy_data):
+    archs, y = toy_data
+    assert create_estimator("surrogate", n_estimators=20).fit(archs[:10], y[:10]).prior_weights_ is None
+    anti = {a.key: {"bad": float(-v)} for a, v in zip(archs, y)}
+    est = create_estimator("surrogate", encoding="graph_features+zc", n_estimators=20).fit(archs[:10], y[:10], scores=anti)
+    assert est.prior_weights_ is None and est.prior_share_ == 0.0  # no proxy agrees with the labels: no prior
+    scores = _toy_scores(archs, y)
+    big = create_estimator("surrogate", encoding="graph_features+zc", n_estimators=20, small_n=8)
+    assert big.fit(archs[:10], y[:10], scores=scores).prior_weights_ is None  # large-data regime: model only
+    with pytest.raises(ValueError, match="prior_weight must be a finite number >= 0"):
+        create_estimator("surrogate", encoding="zc", prior_weight=-1).fit(archs[:10], y[:10], scores=anti)
+
+
 def test_bench_protocol(tmp_path):
     from archscore.eval import bench_predictors as bp
 
