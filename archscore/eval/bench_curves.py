@@ -81,22 +81,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve_csv(arg: str | None) -> Path:
-    from archscore.eval.benchmarks import default_data_dir
+    from archscore.eval.benchmarks import _resolve_file, default_data_dir
 
     if arg is None:
         d = default_data_dir()
         if d is None:
             raise FileNotFoundError("no curves data: pass --data PATH or set $ARCHSCORE_DATA")
         arg = str(d)
-    p = Path(arg).expanduser()
-    if p.is_dir():
-        for c in (p / CURVES_CSV, p / "nb201" / CURVES_CSV):
-            if c.is_file():
-                return c
-        raise FileNotFoundError(f"no {CURVES_CSV} in {p} or {p / 'nb201'}")
-    if not p.is_file():
-        raise FileNotFoundError(f"curves file not found: {p}")
-    return p
+    return _resolve_file(arg, CURVES_CSV, "nb201")
 
 
 def load_curves(path: Path):

@@ -347,10 +347,6 @@ class SurrogatePredictor(EncodedPredictor):
         self.models_ = [rf.fit(X, y), other.fit(X, y)]
         self._fit_prior(X, y)
 
-    def _zc_columns(self) -> list[int]:
-        names = self.encoding_.get_feature_names_out()
-        return [i for i, name in enumerate(names) if str(name).rsplit("/", 1)[-1].startswith("zc:")]
-
     def _fit_prior(self, X: np.ndarray, y: np.ndarray) -> None:
         """The zero-cost prior (see the class docstring); sets ``prior_`` (None when there is none)."""
         from scipy.stats import kendalltau
@@ -359,41 +355,37 @@ class SurrogatePredictor(EncodedPredictor):
         if not np.isfinite(weight) or weight < 0:
             raise ValueError(f"prior_weight must be a finite number >= 0, got {self.prior_weight!r}")
         self.prior_, self.prior_weights_, self.prior_share_ = None, None, 0.0
-        cols = self._zc_columns()
+        names = self.encoding_.get_feature_names_out()
+        cols = [i for i, name in enumerate(names) if str(name).rsplit("/", 1)[-1].startswith("zc:")]
         if weight == 0 or not cols or len(y) >= self.small_n:
             return
         Z = X[:, cols]
-        mean, scale = Z.mean(axis=0), Z.std(axis=0)
-        taus = []
-        for j in range(Z.shape[1]):
-            tau = kendalltau(Z[:, j], y)[0] if scale[j] > 0 else np.nan
-            taus.append(tau if np.isfinite(tau) else 0.0)
-        w = np.clip(np.asarray(taus), 0.0, None)
+        std = Z.std(axis=0)
+        taus = [kendalltau(Z[:, j], y)[0] if std[j] > 0 else np.nan for j in range(Z.shape[1])]
+        w = np.clip(np.nan_to_num(np.asarray(taus, dtype=float), nan=0.0), 0.0, None)
         if w.sum() <= 0:
             logger.info("zero-cost prior off: no proxy has a positive Kendall tau with the training targets")
             return
-        w = w / w.sum()
-        z = self._prior_score(Z, mean, scale, w)
-        slope, intercept = np.polyfit(z, y, 1)
+        prior = {"cols": cols, "mean": Z.mean(axis=0), "scale": np.where(std > 0, std, 1.0), "weights": w / w.sum()}
+        slope, intercept = np.polyfit(self._prior_score(Z, prior), y, 1)
         if not slope > 0:
             logger.info("zero-cost prior off: its least-squares line on the training set is not increasing")
             return
-        self.prior_ = {"cols": cols, "mean": mean, "scale": np.where(scale > 0, scale, 1.0), "weights": w,
-                       "slope": float(slope), "intercept": float(intercept)}
-        names = self.encoding_.get_feature_names_out()
-        self.prior_weights_ = {str(names[c]): float(v) for c, v in zip(cols, w)}
+        self.prior_ = {**prior, "slope": float(slope), "intercept": float(intercept)}
+        self.prior_weights_ = {str(names[c]): float(v) for c, v in zip(cols, prior["weights"])}
         self.prior_share_ = weight / (weight + len(y))
 
     @staticmethod
-    def _prior_score(Z: np.ndarray, mean: np.ndarray, scale: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return ((Z - mean) / np.where(scale > 0, scale, 1.0)) @ w
+    def _prior_score(Z: np.ndarray, prior: dict) -> np.ndarray:
+        """Weighted mean of the standardised proxy columns ``Z`` (before the fitted line)."""
+        return ((Z - prior["mean"]) / prior["scale"]) @ prior["weights"]
 
     def _predict_model(self, X, return_std):
         pred = np.mean([np.ravel(m.predict(X)) for m in self.models_], axis=0)
         if self.prior_ is None:
             return pred
         p = self.prior_
-        prior = p["slope"] * self._prior_score(X[:, p["cols"]], p["mean"], p["scale"], p["weights"]) + p["intercept"]
+        prior = p["slope"] * self._prior_score(X[:, p["cols"]], p) + p["intercept"]
         return (1.0 - self.prior_share_) * pred + self.prior_share_ * prior
 
 
