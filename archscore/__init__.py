@@ -7,31 +7,50 @@ architecture type, :class:`Arch`. Create any estimator by name::
     import archscore
     est = archscore.create_estimator("random", seed=0)
     archscore.list_estimators("zc:*")
+
+``import archscore`` is cheap: the names below are imported on first use, so
+``archscore --version`` never loads torch or scikit-learn.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-
-from archscore.arch import Arch
-from archscore.base import Estimator, create_estimator, list_estimators, register_estimator
-from archscore.spaces import get_space, list_spaces
-
-# Importing the estimator families registers them.
-from archscore import baselines  # noqa: F401  (registers "random")
-from archscore import encodings, eval, predictors, proxies, search  # noqa: F401
+from typing import Any
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "Arch",
-    "Estimator",
-    "create_estimator",
-    "list_estimators",
-    "register_estimator",
-    "get_space",
-    "list_spaces",
-    "__version__",
-]
+#: Public name -> module that defines it (imported on first attribute access).
+_LAZY: dict[str, str] = {
+    "Arch": "archscore.arch",
+    "Estimator": "archscore.base",
+    "Tags": "archscore.base",
+    "create_estimator": "archscore.base",
+    "list_estimators": "archscore.base",
+    "register_estimator": "archscore.base",
+    "UnknownNameError": "archscore.registry",
+    "get_space": "archscore.spaces",
+    "list_spaces": "archscore.spaces",
+    "register_space": "archscore.spaces",
+}
+
+#: Subpackages reachable as attributes (``archscore.proxies``) without an explicit import.
+_SUBMODULES = ("arch", "base", "benchmarks", "data", "encodings", "metrics", "predictors", "proxies", "registry", "search", "spaces", "testing")
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"archscore.{name}")
+    raise AttributeError(f"module 'archscore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

@@ -24,7 +24,7 @@ Context keywords
     Precomputed proxy scores: a mapping from ``arch.key`` or architecture
     string to ``{proxy: value}``, or a ``pandas.DataFrame`` indexed that way.
 
-Subclasses declare what they need through tags (see :data:`DEFAULT_TAGS`) and
+Subclasses declare what they need through typed tags (:class:`Tags`) and
 implement ``_fit`` and ``_predict``; the base class validates the input and the
 context once, for everyone.
 """
@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import difflib
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
 from archscore.arch import Arch
+from archscore.metrics import kendall
 from archscore.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -51,20 +54,52 @@ CONTEXT_KEYWORDS: dict[str, str] = {
     "scores": "scores={arch key or string: {proxy: value}} or a DataFrame indexed by arch key/string",
 }
 
-#: Tags every estimator has; subclasses override some in ``_tags``.
-DEFAULT_TAGS: dict[str, Any] = {
-    "requires_fit": False,  # predict raises NotFittedError-like ValueError before fit
-    "needs_data": False,  # needs context data=(inputs, targets)
-    "needs_curves": False,  # needs context curves=
-    "needs_losses": False,  # needs context losses=
-    "needs_scores": False,  # needs context scores=
-    "higher_is_better": True,  # predictions rank architectures with higher = better
-    "supports_std": False,  # predict(..., return_std=True) works
-    "allows_none_archs": False,  # archs may be None when only curves are known
-    "family": "other",  # "proxy", "surrogate", "curve", "training"
-}
+@dataclass(slots=True)
+class InputTags:
+    """What an estimator needs besides the architectures (each ``needs_*`` names a context keyword)."""
 
-_TAG_TO_CONTEXT = {"needs_data": "data", "needs_curves": "curves", "needs_losses": "losses", "needs_scores": "scores"}
+    needs_data: bool = False  #: context data=(inputs, targets)
+    needs_curves: bool = False  #: context curves=
+    needs_losses: bool = False  #: context losses=
+    needs_scores: bool = False  #: context scores=
+    allows_none_archs: bool = False  #: archs may be None when only curves/losses are known
+
+
+@dataclass(slots=True)
+class OutputTags:
+    """What the predictions mean."""
+
+    higher_is_better: bool = True  #: higher prediction = better expected accuracy
+    #: "accuracy": in the units of the targets ``y`` (or curves) it was given;
+    #: "score": a monotone ranking score with no unit
+    units: str = "score"
+    #: False when scores are ranks within one ``predict`` call (compare nothing across calls)
+    comparable_across_calls: bool = True
+    supports_std: bool = False  #: ``predict(..., return_std=True)`` works
+
+
+@dataclass(slots=True)
+class Tags:
+    """Typed, per-instance tags (scikit-learn >= 1.6's ``__sklearn_tags__`` pattern).
+
+    Subclasses override :meth:`Estimator.__archscore_tags__`, start from
+    ``super().__archscore_tags__()`` and set fields; the dataclasses have slots,
+    so a misspelt tag raises ``AttributeError`` (checked when the class is
+    defined, i.e. at import).
+    """
+
+    family: str = "other"  #: "proxy", "surrogate", "curve", "training", "baseline", ...
+    requires_fit: bool = False  #: predict raises NotFittedError before fit
+    input: InputTags = field(default_factory=InputTags)
+    output: OutputTags = field(default_factory=OutputTags)
+
+
+_CONTEXT_TAGS = {"data": "needs_data", "curves": "needs_curves", "losses": "needs_losses", "scores": "needs_scores"}
+
+
+def needed_context(tags: Tags) -> list[str]:
+    """The context keywords an estimator with these tags needs."""
+    return [key for key, tag in _CONTEXT_TAGS.items() if getattr(tags.input, tag)]
 
 
 class Estimator(BaseEstimator):
@@ -76,16 +111,24 @@ class Estimator(BaseEstimator):
     ``supports_std``.
     """
 
-    _tags: dict[str, Any] = {}
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        try:
+            default = cls()
+        except TypeError:  # a class whose parameters have no defaults: its tags are checked on use
+            return
+        tags = default.__archscore_tags__()  # a misspelt tag raises here, at import
+        if not isinstance(tags, Tags):
+            raise TypeError(f"{cls.__name__}.__archscore_tags__ must return archscore.base.Tags, got {type(tags).__name__}")
 
     # ----------------------------------------------------------------- tags
-    @classmethod
-    def get_tags(cls) -> dict[str, Any]:
-        """Declared tags, merged from the class hierarchy over :data:`DEFAULT_TAGS`."""
-        tags = dict(DEFAULT_TAGS)
-        for klass in reversed(cls.__mro__):
-            tags.update(klass.__dict__.get("_tags", {}))
-        return tags
+    def __archscore_tags__(self) -> Tags:
+        """This instance's tags; subclasses extend ``super().__archscore_tags__()``."""
+        return Tags()
+
+    def get_tags(self) -> Tags:
+        """This instance's :class:`Tags` (they may depend on its parameters)."""
+        return self.__archscore_tags__()
 
     # ------------------------------------------------------------ interface
     def fit(self, archs: Sequence[Arch] | None, y: Sequence[float] | None = None, **context: Any) -> "Estimator":
@@ -96,9 +139,9 @@ class Estimator(BaseEstimator):
         self
         """
         tags = self.get_tags()
-        archs = self._check_archs(archs, context)
-        self._check_context(context, len(archs))
-        if tags["requires_fit"]:
+        archs = self._check_archs(archs, context, tags)
+        self._check_context(context, len(archs), tags)
+        if tags.requires_fit:
             if y is None:
                 raise ValueError(f"{type(self).__name__}.fit needs targets y, got None")
             y = check_targets(y, len(archs))
@@ -127,12 +170,12 @@ class Estimator(BaseEstimator):
         ndarray of shape (n,), or a tuple ``(mean, std)`` of two such arrays.
         """
         tags = self.get_tags()
-        if tags["requires_fit"] and not hasattr(self, "n_fit_"):
-            raise ValueError(f"{type(self).__name__} is not fitted yet; call fit(archs, y) before predict")
-        if return_std and not tags["supports_std"]:
+        if tags.requires_fit and not hasattr(self, "n_fit_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(archs, y) before predict")
+        if return_std and not tags.output.supports_std:
             raise ValueError(f"{type(self).__name__} gives no predictive uncertainty; call predict without return_std")
-        archs = self._check_archs(archs, context)
-        self._check_context(context, len(archs))
+        archs = self._check_archs(archs, context, tags)
+        self._check_context(context, len(archs), tags)
         out = self._predict(archs, return_std=return_std, **context) if return_std else self._predict(archs, **context)
         if return_std:
             mean, std = out
@@ -145,8 +188,6 @@ class Estimator(BaseEstimator):
 
     def score(self, archs: Sequence[Arch] | None, y: Sequence[float], **context: Any) -> float:
         """Kendall's tau-b between the predictions and the true accuracies ``y``."""
-        from archscore.eval.metrics import kendall
-
         return kendall(y, self.predict(archs, **context))
 
     # ------------------------------------------------------------- override
@@ -157,8 +198,8 @@ class Estimator(BaseEstimator):
         raise NotImplementedError
 
     # ----------------------------------------------------------- validation
-    def _check_archs(self, archs: Sequence[Arch] | None, context: dict[str, Any]) -> list:
-        allows_none = self.get_tags()["allows_none_archs"]
+    def _check_archs(self, archs: Sequence[Arch] | None, context: dict[str, Any], tags: Tags) -> list:
+        allows_none = tags.input.allows_none_archs
         if archs is None:
             if not allows_none:
                 raise ValueError(f"{type(self).__name__} needs a sequence of Arch, got None")
@@ -176,16 +217,15 @@ class Estimator(BaseEstimator):
                 raise TypeError(f"archs[{i}] is a {type(a).__name__}, expected archscore.Arch")
         return archs
 
-    def _check_context(self, context: dict[str, Any], n: int) -> None:
+    def _check_context(self, context: dict[str, Any], n: int, tags: Tags) -> None:
         unknown = [k for k in context if k not in CONTEXT_KEYWORDS]
         if unknown:
             k = unknown[0]
             close = difflib.get_close_matches(k, list(CONTEXT_KEYWORDS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TypeError(f"unknown context keyword {k!r}{hint}; known: {', '.join(CONTEXT_KEYWORDS)}")
-        tags = self.get_tags()
-        for tag, key in _TAG_TO_CONTEXT.items():
-            if tags[tag] and context.get(key) is None:
+        for key in needed_context(tags):
+            if context.get(key) is None:
                 raise ValueError(f"{type(self).__name__} needs the context keyword {CONTEXT_KEYWORDS[key]}")
         for key in ("curves", "losses"):
             seqs = context.get(key)
@@ -221,23 +261,42 @@ def _as_prediction(values: Any, n: int, who: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- registry
-ESTIMATORS = Registry("estimator")
+#: Every estimator by name. The families register into it when imported; the
+#: plugins below are imported on the first look-up, so importing the core stays cheap.
+ESTIMATORS = Registry("estimator", plugins=(
+    "archscore.baselines",
+    "archscore.proxies",
+    "archscore.predictors",
+))
 
 
-def register_estimator(name: str, factory: Any = None, **metadata: Any):
-    """Register an estimator class or factory under ``name``.
+def register_estimator(name: str, cls: Any = None, *, defaults: dict[str, Any] | None = None, **metadata: Any):
+    """Register an estimator class under ``name`` (usable as a class decorator).
 
-    ``metadata`` may include ``test_params``: keyword parameters that make the
-    estimator cheap enough for the common contract test.
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"lc:svr"``.
+    cls : type
+        An :class:`Estimator` subclass.
+    defaults : dict, optional
+        Keyword parameters this name creates the class with (``"lc:svr"`` is
+        ``LcRegressor`` with ``model="svr"``); the caller's parameters override them.
+    **metadata
+        ``description``, and ``test_params``: parameters that make the estimator
+        cheap enough for the contract checks.
     """
-    return ESTIMATORS.register(name, factory, **metadata)
+    return ESTIMATORS.register(name, cls, defaults=defaults, **metadata)
 
 
 def create_estimator(name: str, **params: Any) -> Estimator:
     """Create a registered estimator, e.g. ``create_estimator("zc:synflow", seed=0)``."""
-    return ESTIMATORS.get(name)(**params)
+    return ESTIMATORS.create(name, **params)
 
 
-def list_estimators(pattern: str = "*") -> list[str]:
-    """Names of registered estimators matching the shell-style ``pattern``."""
-    return ESTIMATORS.list(pattern)
+def list_estimators(pattern: str = "*", *, family: str | None = None) -> list[str]:
+    """Names of registered estimators matching the shell-style ``pattern``, optionally of one tag ``family``."""
+    names = ESTIMATORS.list(pattern)
+    if family is None:
+        return names
+    return [n for n in names if ESTIMATORS.create(n).get_tags().family == family]

@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from archscore.base import Estimator, register_estimator
+from archscore.base import Estimator, Tags, register_estimator
 
 
 @register_estimator("random", description="uniform random scores (a baseline); deterministic per seed and architecture")
@@ -22,7 +22,10 @@ class RandomEstimator(Estimator):
         Seed of the scores.
     """
 
-    _tags = {"family": "baseline"}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.family = "baseline"
+        return tags
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

@@ -20,6 +20,7 @@ import logging
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -195,3 +196,44 @@ __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR10_CLASSES", "load_images", "load_digits_images", "to_tensor",
     "reference_batch", "resolve_image_source",
 ]
+
+
+def load_batch(source: Path | None, batch_size: int, seed: int) -> tuple[Any, Any, str]:
+    """One labelled minibatch ``(inputs, targets, description)`` from an image source.
+
+    Parameters
+    ----------
+    source : path or None
+        An ``.npz``, the CIFAR-10 JPEG tarball or a data folder holding one
+        (see :func:`resolve_image_source`); None uses scikit-learn's digits
+        (offline fallback, normalised with their own statistics).
+    batch_size : int
+        Images in the batch.
+    seed : int
+        Which images are drawn.
+
+    Returns
+    -------
+    inputs : Tensor (N, 3, 32, 32), targets : Tensor (N,), description : str
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    if source is None:
+        x, y = load_digits_images()
+        rows = np.random.default_rng(seed).permutation(len(x))[:batch_size]
+        xb = x[rows]
+        # Normalise with the digits' own channel statistics (CIFAR-10's would be wrong here).
+        mean = tuple(float(m) for m in (xb / 255.0).mean(axis=(0, 1, 2)))
+        std = tuple(float(s) for s in (xb / 255.0).std(axis=(0, 1, 2)) + 1e-6)
+        desc = (f"{len(rows)} scikit-learn handwritten digits (offline fallback: no --data and no $ARCHSCORE_DATA; "
+                "8x8 digits upsampled to 32x32x3, not CIFAR-10)")
+        return to_tensor(xb, mean, std), torch.from_numpy(y[rows]), desc
+    src = resolve_image_source(source)
+    if src.name.endswith(".npz"):
+        inputs, targets = reference_batch(src, batch_size=batch_size, seed=seed)
+    else:  # a JPEG tarball: decode only the images of the batch
+        x, y = load_images(src, "train", limit=batch_size, seed=seed)
+        inputs, targets = to_tensor(x), torch.from_numpy(y)
+    return inputs, targets, f"{len(targets)} CIFAR-10 training images from {src}"

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import clone
 
 from archscore.arch import Arch
-from archscore.base import ESTIMATORS, Estimator, create_estimator
+from archscore.base import ESTIMATORS, Estimator, create_estimator, needed_context
 
 #: Keyword options of the narrow NB201 space used in contract tests.
 TEST_SPACE_OPTIONS = {"C": 4, "N": 1}
@@ -53,9 +53,8 @@ def make_contract_inputs(n: int = 12, seed: int = 0) -> tuple[list[Arch], np.nda
 
 def context_for(est: Estimator, context: dict[str, Any]) -> dict[str, Any]:
     """The part of ``context`` that ``est`` declares it needs (extra context is legal but unneeded)."""
-    tags = est.get_tags()
-    wanted = {"data": "needs_data", "curves": "needs_curves", "losses": "needs_losses", "scores": "needs_scores"}
-    return {k: v for k, v in context.items() if tags[wanted[k]]}
+    wanted = needed_context(est.get_tags())
+    return {k: v for k, v in context.items() if k in wanted}
 
 
 def _subset(context: dict[str, Any], idx: list[int]) -> dict[str, Any]:
@@ -96,7 +95,7 @@ def check_estimator(name: str) -> None:
         else:
             raise AssertionError(f"{name}: no error when the required context {key}= is missing")
 
-    if tags["requires_fit"]:
+    if tags.requires_fit:
         try:
             clone(est).predict(archs, **ctx)
         except ValueError as exc:
@@ -122,7 +121,7 @@ def check_estimator(name: str) -> None:
     rev_pred = fitted.predict([test_archs[i] for i in rev], **_subset(test_ctx, rev))
     np.testing.assert_allclose(rev_pred, pred[rev], rtol=1e-6, atol=1e-9, err_msg=f"{name}: order-dependent predictions")
 
-    if tags["supports_std"]:
+    if tags.output.supports_std:
         mean, std = fitted.predict(test_archs, return_std=True, **test_ctx)
         assert mean.shape == std.shape == (len(test),)
         assert np.all(np.isfinite(std)) and np.all(std >= 0), f"{name}: bad predictive std {std}"

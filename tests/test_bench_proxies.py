@@ -12,7 +12,8 @@ import pytest
 
 import archscore
 from archscore.cli import main
-from archscore.eval import bench_proxies, metrics
+from archscore import metrics
+from archscore.bench import proxies as bench_proxies
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 
 PROXIES = ["synflow", "params", "grad_norm", "snip"]

@@ -1,7 +1,7 @@
 import pytest
 
 from archscore import get_space
-from archscore.eval.benchmarks import load_nasbench_graph, load_nb201
+from archscore.benchmarks import load_nasbench_graph, load_nb201
 
 
 def test_load_nb201_covers_enumeration(nb201_csv):

@@ -23,7 +23,11 @@ def test_registry_lookup_errors():
 
 
 class _NeedsCurves(Estimator):
-    _tags = {"needs_curves": True, "requires_fit": True}
+    def __archscore_tags__(self):
+        tags = super().__archscore_tags__()
+        tags.input.needs_curves = True
+        tags.requires_fit = True
+        return tags
 
     def __init__(self, scale=1.0):
         self.scale = scale
@@ -77,7 +81,7 @@ def test_base_class_validation():
         est.predict(archs, curves=ctx["curves"], return_std=True)
     assert clone(est).get_params() == {"scale": 2.0}
     assert not hasattr(clone(est), "offset_")
-    assert est.get_tags()["needs_curves"] and not est.get_tags()["needs_data"]
+    assert est.get_tags().input.needs_curves and not est.get_tags().input.needs_data
 
 
 def test_random_baseline_is_per_arch():

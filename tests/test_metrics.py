@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from archscore.eval import metrics as M
+from archscore import metrics as M
 
 
 def test_hand_computed_correlations():

@@ -8,7 +8,7 @@ from sklearn.base import clone
 
 from archscore import Arch, create_estimator, get_space
 from archscore.encodings import get_encoding
-from archscore.eval.metrics import kendall
+from archscore.metrics import kendall
 from archscore.testing import make_contract_inputs
 
 FAST = {
@@ -68,8 +68,7 @@ def test_nested_encoding_params_and_clone():
 def test_needs_scores_follows_encoding():
     archs, y, ctx = make_contract_inputs()
     est = create_estimator("rf", encoding="graph_features+zc", n_estimators=10)
-    assert est.get_tags()["needs_scores"] and not create_estimator("rf").get_tags()["needs_scores"]
-    assert not type(est).get_tags()["needs_scores"]  # class-level tags still work
+    assert est.get_tags().input.needs_scores and not create_estimator("rf").get_tags().input.needs_scores
     with pytest.raises(ValueError, match="scores="):
         est.fit(archs, y)
     est.fit(archs[:8], y[:8], scores=ctx["scores"])
@@ -146,7 +145,7 @@ def test_surrogate_prior_only_with_agreeing_zc_features(toy_data):
 
 
 def test_bench_protocol(tmp_path):
-    from archscore.eval import bench_predictors as bp
+    from archscore.bench import predictors as bp
 
     archs, y = [a for a in get_space("nb201").sample(80, seed=1)], np.arange(80.0)
     res = bp.run_protocol(archs, y, [("xgb", "onehot"), ("rf", None)], sizes=[10, 20], splits=2, test_size=30, progress=False, task="toy")
@@ -163,7 +162,7 @@ def test_bench_protocol(tmp_path):
 
 
 def test_suite_zero_loader(tmp_path):
-    from archscore.eval.benchmarks import load_nasbench_suite_zero
+    from archscore.benchmarks import load_nasbench_suite_zero
 
     doc = {
         "cifar10": {

@@ -402,7 +402,6 @@ def test_zc_estimator_builds_same_model_per_arch_and_orients_scores():
         np.testing.assert_allclose(neg, -df["params"].to_numpy())
     finally:
         del P.PROXIES._entries[name]
-        del ESTIMATORS._entries[f"zc:{name}"]
 
 
 def test_estimator_accepts_space_by_name_and_numpy_batch():

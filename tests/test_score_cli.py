@@ -8,7 +8,7 @@ import archscore
 from archscore.cli import main
 from archscore.data import reference_batch
 from archscore.proxies import score_archs
-from archscore.score import parse_shard, sample_benchmark_cells
+from archscore.cli.score import parse_shard, sample_benchmark_cells
 
 CELLS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",

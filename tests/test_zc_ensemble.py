@@ -81,7 +81,7 @@ def _tiny_inputs(n_archs=6, seed=0):
 def test_estimator_end_to_end_on_tiny_nets():
     archs, data = _tiny_inputs(4)
     est = archscore.create_estimator("zc:ensemble", space=TINY)
-    assert est.get_tags()["needs_data"] and not est.get_tags()["requires_fit"]
+    assert est.get_tags().input.needs_data and not est.get_tags().requires_fit
     pred = est.predict(archs, data=data)
     assert pred.shape == (len(archs),) and np.all(np.isfinite(pred))
     # the disconnected cell is last, strictly

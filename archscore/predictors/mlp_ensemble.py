@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from archscore.base import register_estimator
+from archscore.base import Tags, register_estimator
 from archscore.predictors.surrogate import EncodedPredictor, _seed
 
 
@@ -37,7 +37,10 @@ class MLPEnsemblePredictor(EncodedPredictor):
     random_state : int, default=0
     """
 
-    _tags = {"supports_std": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.output.supports_std = True
+        return tags
 
     def __init__(self, encoding: Any = "path", n_models: int = 5, n_layers: int = 10, width: int = 20, epochs: int = 200,
                  lr: float = 0.01, batch_size: int = 32, loss: str = "mae", target_transform: str | None = None,

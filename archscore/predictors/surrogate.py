@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from archscore.base import Estimator, register_estimator
-from archscore.encodings import Encoding, get_encoding
+from archscore.base import Estimator, Tags, register_estimator
+from archscore.encodings import ENCODINGS, Encoding, get_encoding
+from archscore.encodings.base import CONCAT_SEP
 
 logger = logging.getLogger(__name__)
 
@@ -31,29 +32,14 @@ TARGET_TRANSFORMS = (None, "rank", "log_error")
 
 
 def _encoding_needs_scores(encoding: Any) -> bool:
+    """Whether an encoding (name or instance) reads ``scores=``, from class attributes alone (nothing is built)."""
     if encoding is None:
         return False
     if isinstance(encoding, Encoding):
         return bool(encoding.needs_scores)
-    return bool(get_encoding(encoding).needs_scores)
-
-
-class _InstanceTags:
-    """``get_tags`` usable on the class and on instances.
-
-    On an instance, ``needs_scores`` follows the ``encoding`` parameter: a
-    predictor over ``"graph_features+zc"`` needs ``scores=``, one over
-    ``"path"`` does not.
-    """
-
-    def __get__(self, obj: Any, cls: type) -> Any:
-        def get_tags() -> dict[str, Any]:
-            tags = Estimator.__dict__["get_tags"].__func__(cls)
-            if obj is not None:
-                tags["needs_scores"] = _encoding_needs_scores(getattr(obj, "encoding", None))
-            return tags
-
-        return get_tags
+    if isinstance(encoding, str):
+        return any(ENCODINGS.get(part.strip()).needs_scores for part in encoding.split(CONCAT_SEP) if part.strip())
+    return False
 
 
 def transform_targets(y: np.ndarray, how: str | None) -> np.ndarray:
@@ -85,8 +71,14 @@ class EncodedPredictor(Estimator):
     monotone function of accuracy, which is all a ranking needs).
     """
 
-    _tags = {"requires_fit": True, "family": "surrogate"}
-    get_tags = _InstanceTags()  # type: ignore[assignment]
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.family = "surrogate"
+        tags.requires_fit = True
+        tags.input.needs_scores = _encoding_needs_scores(getattr(self, "encoding", None))
+        # a target transform makes the output a monotone score rather than accuracy
+        tags.output.units = "accuracy" if getattr(self, "target_transform", None) is None else "score"
+        return tags
 
     def _fit(self, archs, y, **context):
         if len(archs) < 2:
@@ -175,7 +167,10 @@ class RandomForestPredictor(EncodedPredictor):
     random_state : int, default=0
     """
 
-    _tags = {"supports_std": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.output.supports_std = True
+        return tags
 
     def __init__(self, encoding: Any = "graph_features", n_estimators: int = 300, max_features: float = 0.3,
                  min_samples_leaf: int = 1, target_transform: str | None = None, n_jobs: int = 1, random_state: int | None = 0) -> None:
@@ -222,7 +217,10 @@ class GPPredictor(EncodedPredictor):
     random_state : int, default=0
     """
 
-    _tags = {"supports_std": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.output.supports_std = True
+        return tags
 
     def __init__(self, encoding: Any = "graph_features", nu: float = 2.5, n_restarts_optimizer: int = 2,
                  target_transform: str | None = None, random_state: int | None = 0) -> None:

@@ -72,7 +72,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from archscore.arch import Arch
-from archscore.base import Estimator, register_estimator
+from archscore.base import Estimator, Tags, register_estimator
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +207,12 @@ class ZeroCostEnsemble(Estimator):
         Show a progress bar over the candidates.
     """
 
-    _tags = {"needs_data": True, "family": "proxy", "higher_is_better": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.family = "proxy"
+        tags.input.needs_data = True
+        tags.output.comparable_across_calls = False  # log-ranks within the candidates of one call
+        return tags
 
     def __init__(
         self,

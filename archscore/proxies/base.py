@@ -6,9 +6,9 @@ receives owns the working copy of the model, the batch and the shared passes;
 a proxy asks it for shared quantities (``session.shared("weight_grads")``) so
 that one forward/backward serves every proxy that can use it.
 
-Registering a proxy also registers the estimator ``zc:<name>``
-(:mod:`archscore.proxies.estimator`), so every proxy joins the common estimator
-contract checks without new code.
+Every registered proxy is also the estimator ``zc:<name>``
+(:class:`~archscore.proxies.estimator.ZeroCostEstimator` with ``proxy=<name>``),
+so it joins the common estimator contract checks without new code.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ def register_proxy(
     citation: str,
     uses: Iterable[str] = (),
     modifies_weights: bool = False,
-    register_estimator: bool = True,
     **extra: Any,
 ) -> Callable[[Callable], Callable]:
     """Register ``fn(session) -> float`` as the proxy ``name`` (decorator).
@@ -74,8 +73,6 @@ def register_proxy(
     modifies_weights : bool
         The proxy changes the working copy's weights or dtype (e.g. SynFlow's
         absolute weights); the session restores them afterwards.
-    register_estimator : bool
-        Also register the estimator ``zc:<name>``.
     """
     uses = tuple(uses)
     unknown = [u for u in uses if u not in SHARED_RESOURCES]
@@ -96,10 +93,6 @@ def register_proxy(
             modifies_weights=bool(modifies_weights),
             **extra,
         )
-        if register_estimator:
-            from archscore.proxies.estimator import register_zc_estimator
-
-            register_zc_estimator(name)
         return fn
 
     return decorator
@@ -131,8 +124,7 @@ def check_proxy_names(names: Iterable[str]) -> list[str]:
     for n in names:
         if not isinstance(n, str):
             raise TypeError(f"proxy names must be strings, got {type(n).__name__} {n!r}")
-        if n not in PROXIES:
-            raise ValueError(PROXIES._unknown_message(n))
+        PROXIES.entry(n)  # UnknownNameError (a ValueError) with close matches
         if n not in out:
             out.append(n)
     return out

@@ -23,7 +23,9 @@ import torch
 from tqdm.auto import tqdm
 
 from archscore.arch import Arch
-from archscore.base import Estimator, register_estimator
+from archscore.base import ESTIMATORS, Estimator, Tags
+from archscore.proxies.base import PROXIES
+from archscore.spaces import get_space
 
 #: Default number of classes when it cannot be inferred from the targets.
 DEFAULT_NUM_CLASSES = 10
@@ -137,10 +139,12 @@ def score_archs(
 
 
 class ZeroCostEstimator(Estimator):
-    """Scores architectures with one zero-cost proxy (subclassed per proxy as ``zc:<proxy>``).
+    """Scores architectures with one zero-cost proxy; ``create_estimator("zc:<proxy>")`` is this class with ``proxy=<proxy>``.
 
     Parameters
     ----------
+    proxy : str, default="synflow"
+        A registered proxy name (:func:`archscore.proxies.list_proxies`).
     space : None, str or SearchSpace, default=None
         Builds the networks; None means ``get_space(arch.space)``.
     seed : int, default=0
@@ -156,11 +160,15 @@ class ZeroCostEstimator(Estimator):
     ``higher_is_better=False`` are negated.
     """
 
-    proxy: str = ""
-    _tags = {"needs_data": True, "family": "proxy", "higher_is_better": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.family = "proxy"
+        tags.input.needs_data = True
+        return tags
 
-    def __init__(self, space: Any = None, seed: int = 0, init_seed: int | None = None, num_classes: int | None = None,
+    def __init__(self, proxy: str = "synflow", space: Any = None, seed: int = 0, init_seed: int | None = None, num_classes: int | None = None,
                  device: Any = None, nan_policy: str = "raise") -> None:
+        self.proxy = proxy
         self.space = space
         self.seed = seed
         self.init_seed = init_seed
@@ -169,8 +177,6 @@ class ZeroCostEstimator(Estimator):
         self.nan_policy = nan_policy
 
     def _predict(self, archs: list[Arch], data: Any = None, **context: Any) -> np.ndarray:
-        from archscore.proxies.base import PROXIES
-
         x, y = _as_batch(data)
         df = score_archs(archs, x, y, [self.proxy], space=self.space, seed=self.seed, init_seed=self.init_seed,
                          num_classes=self.num_classes, device=self.device, nan_policy=self.nan_policy,
@@ -179,26 +185,11 @@ class ZeroCostEstimator(Estimator):
         return values if PROXIES.metadata(self.proxy)["higher_is_better"] else -values
 
 
-def _class_name(proxy: str) -> str:
-    return "ZeroCost_" + "".join(ch if ch.isalnum() else "_" for ch in proxy)
-
-
-def register_zc_estimator(proxy: str) -> type:
-    """Create the estimator class for ``proxy`` and register it as ``zc:<proxy>``."""
-    from archscore.proxies.base import PROXIES
-    from archscore.spaces import get_space
-
+def _describe(proxy: str) -> str:
     meta = PROXIES.metadata(proxy)
-    name = _class_name(proxy)
-    cls = type(name, (ZeroCostEstimator,), {
-        "proxy": proxy,
-        "__module__": __name__,
-        "__qualname__": name,
-        "__doc__": f"Zero-cost estimator for the proxy {proxy!r}: {meta['description']} ({meta['citation']}).",
-    })
-    globals()[name] = cls  # picklable by reference
-    register_estimator(
-        f"zc:{proxy}", cls, description=f"zero-cost proxy {proxy}: {meta['description']}",
-        test_params={"space": get_space("nb201", C=4, N=1), "nan_policy": "raise"},
-    )
-    return cls
+    return f"zero-cost proxy {proxy}: {meta['description']}"
+
+
+# ``zc:<proxy>`` for every registered proxy, present and future, is ZeroCostEstimator(proxy=<proxy>).
+ESTIMATORS.register_prefix("zc:", ZeroCostEstimator, param="proxy", members=PROXIES.list, description=_describe,
+                          test_params={"space": get_space("nb201", C=4, N=1), "nan_policy": "raise"})

@@ -2,7 +2,7 @@
 
 Both loops ask the estimator for scores instead of training candidates, and
 return a :class:`SearchResult` whose history can be checked against ground
-truth (for example with :func:`archscore.eval.metrics.regret`).
+truth (for example with :func:`archscore.metrics.regret`).
 """
 
 from __future__ import annotations

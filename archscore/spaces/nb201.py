@@ -175,7 +175,7 @@ class NB201Space(SearchSpace):
         cell ``i`` has op ``NB201_OPS[d]`` on edge ``e`` where ``d`` is the
         ``e``-th base-5 digit of ``i`` (most significant first). This is not
         the benchmark's own index order; that comes from its table
-        (:func:`archscore.eval.benchmarks.load_nb201`).
+        (:func:`archscore.benchmarks.load_nb201`).
         """
         for ops in itertools.product(self.ops, repeat=len(NB201_EDGES)):
             yield self.from_ops(ops)

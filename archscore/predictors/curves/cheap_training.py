@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from archscore.base import Estimator, register_estimator
+from archscore.base import Estimator, Tags, register_estimator
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,11 @@ class CheapTraining(Estimator):
         Architecture string -> training wall time in seconds.
     """
 
-    _tags = {"family": "training"}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.family = "training"
+        tags.output.units = "accuracy"
+        return tags
 
     def __init__(self, epochs: int = 12, schedule_epochs: int | None = None, data_path: str | None = None, limit: int | None = None,
                  valid_fraction: float = 0.2, resolution: int | None = None, space: str | None = None, space_options: dict | None = None,
@@ -287,7 +291,7 @@ class CheapTraining(Estimator):
             return np.array([extrapolate(c, total_epochs=T, method=ex, scale=100, schedule=sched).mean for c in curves])
         if isinstance(ex, Estimator):
             ctx = {"curves": curves}
-            if ex.get_tags()["needs_losses"] or getattr(ex, "uses_losses_", False):
+            if ex.get_tags().input.needs_losses or getattr(ex, "uses_losses_", False):
                 ctx["losses"] = losses
             return ex.predict(list(archs), **ctx)
         raise ValueError(f"extrapolator must be None, a method name or a curve Estimator, got {type(ex).__name__}")
@@ -295,6 +299,6 @@ class CheapTraining(Estimator):
 
 register_estimator("train:nb201", CheapTraining, description="train briefly with the NAS-Bench-201 recipe; last accuracy or extrapolated (extrapolator=)",
                    test_params={"epochs": 1, "data_path": "digits", "limit": 48, "valid_fraction": 0.5, "batch_size": 24, "resolution": 8, "space_options": {"C": 4, "N": 1}, "progress": False, "num_threads": 1})
-register_estimator("train:short", lambda **p: CheapTraining(**{"epochs": 3, "limit": 1000, "resolution": 16, **p}),
+register_estimator("train:short", CheapTraining, defaults={"epochs": 3, "limit": 1000, "resolution": 16},
                    description="cheapest training fidelity: 3 epochs, 1,000 images at 16x16 (NB201 recipe otherwise)",
                    test_params={"epochs": 1, "data_path": "digits", "limit": 48, "valid_fraction": 0.5, "batch_size": 24, "resolution": 8, "space_options": {"C": 4, "N": 1}, "progress": False, "num_threads": 1})

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from archscore.base import Estimator, register_estimator
+from archscore.base import Estimator, Tags, register_estimator
 from archscore.predictors.curves._checks import as_curve, check_total_epochs, prepare_curves
 from archscore.predictors.curves.extrapolate import COMBOS, NOISE_GAIN, extrapolate_fraction
 from archscore.predictors.curves.features import PathFeatures, prefix_features, summary_features
@@ -51,7 +51,13 @@ from archscore.registry import unknown_choice_error
 
 logger = logging.getLogger(__name__)
 
-_CURVE_TAGS = {"needs_curves": True, "allows_none_archs": True, "family": "curve"}
+def _curve_tags(tags: Tags) -> Tags:
+    """Curve estimators: need curves=, take archs=None, predict in the curves' accuracy units."""
+    tags.family = "curve"
+    tags.input.needs_curves = True
+    tags.input.allows_none_archs = True
+    tags.output.units = "accuracy"
+    return tags
 
 
 def _report_clipping(est: Estimator, clipped: np.ndarray) -> None:
@@ -70,7 +76,10 @@ class LastValue(Estimator):
         Accuracy scale of the curves (``"auto"``: percent when a value exceeds 1).
     """
 
-    _tags = {**_CURVE_TAGS, "family": "baseline"}
+    def __archscore_tags__(self) -> Tags:
+        tags = _curve_tags(super().__archscore_tags__())
+        tags.family = "baseline"
+        return tags
     _reduce = "last"
 
     def __init__(self, scale: Any = "auto") -> None:
@@ -127,7 +136,10 @@ class ParametricExtrapolator(Estimator):
     the last ``predict``).
     """
 
-    _tags = {**_CURVE_TAGS, "supports_std": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = _curve_tags(super().__archscore_tags__())
+        tags.output.supports_std = True
+        return tags
 
     def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
                  envelope: bool | None = None, schedule: str | None = None, noise_gain: float | tuple[float, ...] = NOISE_GAIN, scale: Any = "auto") -> None:
@@ -246,7 +258,11 @@ class LcRegressor(Estimator):
     their standard deviation.
     """
 
-    _tags = {**_CURVE_TAGS, "requires_fit": True, "supports_std": True}
+    def __archscore_tags__(self) -> Tags:
+        tags = _curve_tags(super().__archscore_tags__())
+        tags.requires_fit = True
+        tags.output.supports_std = True
+        return tags
 
     def __init__(self, model: str = "svr", features: str = "full", n_estimators: int = 300, encoding: Any = None,
                  use_losses: bool = True, cv: int = 5, min_train: int = 5, seed: int = 0, scale: Any = "auto") -> None:
@@ -387,7 +403,12 @@ class SumOfTrainingLosses(Estimator):
     skipped (missing epochs); a sequence with no finite value is an error.
     """
 
-    _tags = {"needs_losses": True, "allows_none_archs": True, "family": "curve"}
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.family = "curve"
+        tags.input.needs_losses = True
+        tags.input.allows_none_archs = True
+        return tags
 
     def __init__(self, E: int | None = None) -> None:
         self.E = E
@@ -407,32 +428,24 @@ class SumOfTrainingLosses(Estimator):
 
 
 # ------------------------------------------------------------------ registry
-def _family_factory(method: str):
-    def make(**params):
-        return ParametricExtrapolator(method=method, **params)
-
-    make.__name__ = f"make_lc_{method}"
-    return make
-
-
 register_estimator("lc:last", LastValue, description="last observed value of the learning curve (baseline)")
 register_estimator("lc:best", BestValue, description="best observed value of the learning curve (baseline)")
 for _name in FAMILY_NAMES:
-    register_estimator(f"lc:{_name}", _family_factory(_name), description=f"extrapolate the curve with {_name}: {FAMILIES[_name].formula} (Domhan et al. 2015)",
+    register_estimator(f"lc:{_name}", ParametricExtrapolator, defaults={"method": _name}, description=f"extrapolate the curve with {_name}: {FAMILIES[_name].formula} (Domhan et al. 2015)",
                        test_params={"total_epochs": 20})
-register_estimator("lc:combo", _family_factory("combo"), description="the 11 curve families (Domhan et al. 2015) averaged with equal prior weights, each over its "
+register_estimator("lc:combo", ParametricExtrapolator, defaults={"method": "combo"}, description="the 11 curve families (Domhan et al. 2015) averaged with equal prior weights, each over its "
                    "tempered grid posterior, fitted to the best-so-far curve; predictive std", test_params={"total_epochs": 20})
-register_estimator("lc:combo-uniform", _family_factory("combo_uniform"), description="alias of lc:combo (equal family weights)",
+register_estimator("lc:combo-uniform", ParametricExtrapolator, defaults={"method": "combo_uniform"}, description="alias of lc:combo (equal family weights)",
                    test_params={"total_epochs": 20})
-register_estimator("lc:combo-evidence", _family_factory("combo_evidence"), description="Bayesian model average of the 11 curve families with posterior family weights "
+register_estimator("lc:combo-evidence", ParametricExtrapolator, defaults={"method": "combo_evidence"}, description="Bayesian model average of the 11 curve families with posterior family weights "
                    "(Domhan et al. 2015, grid approximation), with predictive std", test_params={"total_epochs": 20})
-register_estimator("lc:svr", lambda **p: LcRegressor(**{"model": "svr", **p}), description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
+register_estimator("lc:svr", LcRegressor, defaults={"model": "svr"}, description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
                    test_params={"cv": 3})
-register_estimator("lc:rf", lambda **p: LcRegressor(**{"model": "rf", "features": "summary", **p}),
+register_estimator("lc:rf", LcRegressor, defaults={"model": "rf", "features": "summary"},
                    description="random forest on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
-register_estimator("lc:et", lambda **p: LcRegressor(**{"model": "et", "features": "summary", **p}),
+register_estimator("lc:et", LcRegressor, defaults={"model": "et", "features": "summary"},
                    description="extremely randomised trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
-register_estimator("lc:gbm", lambda **p: LcRegressor(**{"model": "gbm", "features": "summary", **p}),
+register_estimator("lc:gbm", LcRegressor, defaults={"model": "gbm", "features": "summary"},
                    description="gradient-boosted trees on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
 register_estimator("lc:sotl", SumOfTrainingLosses, description="minus the sum of training losses over observed epochs (Ru et al. 2021)")
-register_estimator("lc:sotl-e", lambda **p: SumOfTrainingLosses(**{"E": 1, **p}), description="minus the training loss of the last E epochs, E=1 by default (Ru et al. 2021)")
+register_estimator("lc:sotl-e", SumOfTrainingLosses, defaults={"E": 1}, description="minus the training loss of the last E epochs, E=1 by default (Ru et al. 2021)")

@@ -15,9 +15,9 @@ from typing import Sequence
 
 #: ``archscore bench <name>`` -> module implementing it.
 BENCHMARKS: dict[str, str] = {
-    "proxies": "archscore.eval.bench_proxies",
-    "predictors": "archscore.eval.bench_predictors",
-    "curves": "archscore.eval.bench_curves",
+    "proxies": "archscore.bench.proxies",
+    "predictors": "archscore.bench.predictors",
+    "curves": "archscore.bench.curves",
 }
 
 logger = logging.getLogger("archscore")
@@ -58,7 +58,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from archscore import demo
+    from archscore.cli import demo
 
     return demo.run(args)
 
@@ -75,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_info = sub.add_parser("info", help="list spaces, proxies, estimators and benchmarks")
     p_info.set_defaults(func=_cmd_info)
 
-    from archscore import demo
+    from archscore.cli import demo
 
     p_demo = sub.add_parser("demo", help="score and rank a pool of NB201 candidates", description=demo.__doc__)
     demo.add_arguments(p_demo)
     p_demo.set_defaults(func=_cmd_demo)
 
-    from archscore import score
+    from archscore.cli import score
 
     p_score = sub.add_parser("score", help="score many architectures with zero-cost proxies into a resumable CSV",
                              description=score.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -324,7 +324,7 @@ def correlations(y: np.ndarray, s: np.ndarray, *, n_boot: int, seed: int) -> dic
     Cells where the score is NaN are left out (``n`` says how many were used);
     +-inf scores are kept through their ranks. A constant score gives ``None``.
     """
-    from archscore.eval.metrics import bootstrap_ci, kendall, spearman
+    from archscore.metrics import bootstrap_ci, kendall, spearman
 
     y, s = np.asarray(y, dtype=float), np.asarray(s, dtype=float)
     keep = ~np.isnan(s)
@@ -342,7 +342,7 @@ def correlations(y: np.ndarray, s: np.ndarray, *, n_boot: int, seed: int) -> dic
 
 
 def _agreement(ours: np.ndarray, ref: np.ndarray) -> float | None:
-    from archscore.eval.metrics import spearman
+    from archscore.metrics import spearman
 
     keep = ~(np.isnan(ours) | np.isnan(ref))
     try:
@@ -537,7 +537,7 @@ def run_design(args, scorer: Scorer, bench, exclude: set[int], curves_path: Path
 
     import pandas as pd
 
-    from archscore.eval.metrics import spearman
+    from archscore.metrics import spearman
     from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
     from archscore.proxies import proxy_info
 
@@ -724,7 +724,7 @@ def run(args: argparse.Namespace) -> int:
 
     import archscore
     from archscore.data import reference_batch
-    from archscore.eval.benchmarks import default_data_dir, load_nb201
+    from archscore.benchmarks import default_data_dir, load_nb201
     from archscore.predictors.zc_ensemble import DEFAULT_PROXIES
     from archscore.proxies import list_proxies
 

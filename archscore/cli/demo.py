@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from archscore.eval.benchmarks import default_data_dir
+from archscore.benchmarks import default_data_dir
+from archscore.data import load_batch
 
 #: Proxies shown next to the ensemble score (the ensemble's own plus model size).
 SHOWN_PROXIES = ("meco", "jacov", "synflow", "flops", "params")
@@ -37,33 +38,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: small-batch convolutions gain little from more, and it stays predictable on a shared machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def load_batch(source: Path | None, batch_size: int, seed: int) -> tuple[Any, Any, str]:
-    """(inputs, targets, description) from the image source, or from the digits fallback."""
-    import torch
-
-    from archscore import data
-
-    if batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
-    if source is None:
-        x, y = data.load_digits_images()
-        rows = np.random.default_rng(seed).permutation(len(x))[:batch_size]
-        xb = x[rows]
-        # Normalise with the digits' own channel statistics (CIFAR-10's would be wrong here).
-        mean = tuple(float(m) for m in (xb / 255.0).mean(axis=(0, 1, 2)))
-        std = tuple(float(s) for s in (xb / 255.0).std(axis=(0, 1, 2)) + 1e-6)
-        desc = (f"{len(rows)} scikit-learn handwritten digits (offline fallback: no --data and no $ARCHSCORE_DATA; "
-                "8x8 digits upsampled to 32x32x3, not CIFAR-10)")
-        return data.to_tensor(xb, mean, std), torch.from_numpy(y[rows]), desc
-    src = data.resolve_image_source(source)
-    if src.name.endswith(".npz"):
-        inputs, targets = data.reference_batch(src, batch_size=batch_size, seed=seed)
-    else:  # a JPEG tarball: decode only the images of the batch
-        x, y = data.load_images(src, "train", limit=batch_size, seed=seed)
-        inputs, targets = data.to_tensor(x), torch.from_numpy(y)
-    return inputs, targets, f"{len(targets)} CIFAR-10 training images from {src}"
 
 
 def _nb201_table(data_arg: Path | None) -> Path | None:
@@ -83,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import archscore
-    from archscore.eval import metrics
+    from archscore import metrics
     from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
     from archscore.proxies import proxy_info, score_archs
 

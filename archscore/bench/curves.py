@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve_csv(arg: str | None) -> Path:
-    from archscore.eval.benchmarks import _resolve_file, default_data_dir
+    from archscore.benchmarks import _resolve_file, default_data_dir
 
     if arg is None:
         d = default_data_dir()
@@ -93,7 +93,7 @@ def _resolve_csv(arg: str | None) -> Path:
 
 def load_curves(path: Path):
     """Archs, valid curves (N, E) and train curves (N, E) in percent."""
-    from archscore.eval.benchmarks import load_nb201
+    from archscore.benchmarks import load_nb201
 
     data = load_nb201(path)
     for col in ("valid_acc_per_epoch", "train_acc_per_epoch"):
@@ -116,7 +116,7 @@ def evaluate(label, spec, archs, V, Tr, k, folds, seed):
 
     def ctx(idx):
         c = {}
-        if tags["needs_curves"] or not tags["needs_losses"]:
+        if tags.input.needs_curves or not tags.input.needs_losses:
             c["curves"] = [V[i, :k] for i in idx]
         if use_train:
             c["losses"] = [100.0 - Tr[i, :k] for i in idx]
@@ -128,7 +128,7 @@ def evaluate(label, spec, archs, V, Tr, k, folds, seed):
     mean = np.empty(n)
     std = np.full(n, np.nan)
     fit_s, pred_s = 0.0, 0.0
-    if tags["requires_fit"]:
+    if tags.requires_fit:
         splits = KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.arange(n))
         if "seed" in est0.get_params():
             params = {**params, "seed": seed}
@@ -137,11 +137,11 @@ def evaluate(label, spec, archs, V, Tr, k, folds, seed):
     for tr, te in splits:
         est = archscore.create_estimator(name, **params)
         t0 = time.perf_counter()
-        if tags["requires_fit"]:
+        if tags.requires_fit:
             est.fit(arch_list(tr), V[tr, -1], **ctx(tr))
         fit_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        if tags["supports_std"]:
+        if tags.output.supports_std:
             mean[te], std[te] = est.predict(arch_list(te), return_std=True, **ctx(te))
         else:
             mean[te] = est.predict(arch_list(te), **ctx(te))
@@ -150,7 +150,7 @@ def evaluate(label, spec, archs, V, Tr, k, folds, seed):
 
 
 def _row(label, k, y, mean, std, fit_s, ms, is_score):
-    from archscore.eval.metrics import mae, spearman
+    from archscore.metrics import mae, spearman
 
     cov = float(np.mean(np.abs(mean - y) <= Z90 * std)) if np.all(np.isfinite(std)) else float("nan")
     return {
@@ -218,7 +218,7 @@ def cheap_train(args, archs, V) -> None:
     import torch
 
     import archscore
-    from archscore.eval.benchmarks import default_data_dir
+    from archscore.benchmarks import default_data_dir
 
     base = Path(args.data).expanduser() if args.data else default_data_dir()
     src = None

@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_task(task: str, data: Path | None) -> tuple[list, np.ndarray]:
-    from archscore.eval.benchmarks import load_nasbench_graph, load_nb201
+    from archscore.benchmarks import load_nasbench_graph, load_nb201
 
     if task.startswith("nb201_"):
         target = {"nb201_200ep": "valid_acc_200ep", "nb201_12ep": "valid_acc_12ep"}.get(task)
@@ -91,7 +91,7 @@ def _load_task(task: str, data: Path | None) -> tuple[list, np.ndarray]:
 
 def _load_scores(path: str, dataset: str) -> dict:
     """Proxy scores from one or more comma-separated files (later files win on a repeated architecture)."""
-    from archscore.eval.benchmarks import load_nasbench_suite_zero
+    from archscore.benchmarks import load_nasbench_suite_zero
 
     scores: dict = {}
     for part in [q.strip() for q in str(path).split(",") if q.strip()]:
@@ -134,7 +134,7 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int
     from tqdm.auto import tqdm
 
     from archscore.base import create_estimator
-    from archscore.eval.metrics import kendall, spearman
+    from archscore.metrics import kendall, spearman
 
     n_pool = len(archs)
     if n_pool < test_size + max(sizes):
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``archscore bench predictors``."""
     import torch
 
-    from archscore.eval.benchmarks import default_data_dir
+    from archscore.benchmarks import default_data_dir
 
     torch.set_num_threads(max(1, args.threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))

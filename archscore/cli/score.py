@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from archscore.demo import load_batch
-    from archscore.eval.benchmarks import default_data_dir, load_nb201
+    from archscore.data import load_batch
+    from archscore.benchmarks import default_data_dir, load_nb201
     from archscore.proxies import list_proxies, score_archs
     from archscore.spaces import get_space
 

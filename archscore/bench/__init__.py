@@ -1,0 +1,1 @@
+"""Benchmarks against ground truth: ``archscore bench <name>`` (applications layer)."""
