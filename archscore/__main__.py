@@ -2,6 +2,10 @@
 
 import sys
 
-from archscore.cli import main
+try:
+    from archscore.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the package imports: same one line as during a command
+    print("archscore: error: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -1,8 +1,8 @@
 """Loaders for tabular NAS benchmarks: architectures plus a table of targets.
 
-Loaders take explicit paths; nothing is downloaded and nothing is read from
-the current directory. :func:`default_data_dir` finds the shared data folder
-through ``$ARCHSCORE_DATA`` for callers (CLI, tests) that want a default.
+Loaders take a file or a data folder, or None for ``$ARCHSCORE_DATA``
+(resolved by :func:`archscore.data.resolve_data_file`); nothing is downloaded
+and nothing is read from the current directory.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from archscore.arch import Arch
+from archscore.data import resolve_data_file
 from archscore.spaces import get_space
 
 NB201_CSV = "nb201_cifar10.csv"
@@ -30,35 +31,15 @@ class BenchmarkData(NamedTuple):
     table: pd.DataFrame
 
 
-def default_data_dir() -> Path | None:
-    """``$ARCHSCORE_DATA`` if set and existing, else ``None``."""
-    env = os.environ.get("ARCHSCORE_DATA")
-    if env and Path(env).is_dir():
-        return Path(env)
-    return None
-
-
-def _resolve_file(path: str | os.PathLike, default_name: str, subdir: str) -> Path:
-    p = Path(path).expanduser()
-    if p.is_dir():
-        for candidate in (p / default_name, p / subdir / default_name):
-            if candidate.is_file():
-                return candidate
-        raise FileNotFoundError(f"no {default_name} in {p} or {p / subdir}")
-    if not p.is_file():
-        raise FileNotFoundError(f"benchmark file not found: {p}")
-    return p
-
-
-def load_nb201(path: str | os.PathLike) -> BenchmarkData:
+def load_nb201(path: str | os.PathLike | None = None) -> BenchmarkData:
     """Load the NAS-Bench-201 CIFAR-10 table.
 
     Parameters
     ----------
-    path : path-like
+    path : path-like, optional
         The CSV file (columns ``index, arch`` and target columns such as
         ``valid_acc_200ep``), or a folder holding ``nb201_cifar10.csv``
-        directly or under ``nb201/``. Other CSVs of the same shape (the
+        directly or under ``nb201/``; None: the data folder ``$ARCHSCORE_DATA``. Other CSVs of the same shape (the
         learning-curve and reference-score files) load too.
 
     Returns
@@ -68,7 +49,7 @@ def load_nb201(path: str | os.PathLike) -> BenchmarkData:
         indexed by the benchmark's ``index``, plus ``connected`` (bool) and
         ``key`` (the isomorphism key of :class:`~archscore.arch.Arch`).
     """
-    csv = _resolve_file(path, NB201_CSV, "nb201")
+    csv = resolve_data_file(path, f"nb201/{NB201_CSV}", "NB201 table", option="path")
     table = pd.read_csv(csv)
     for col in ("index", "arch"):
         if col not in table.columns:
@@ -217,5 +198,5 @@ def load_nasbench_suite_zero(path: str | os.PathLike, dataset: str = "cifar10", 
     return SuiteZeroData(archs, scores, np.asarray(accs, dtype=float), table)
 
 
-__all__ = ["BenchmarkData", "SuiteZeroData", "load_nb201", "load_nasbench_graph", "load_nasbench_suite_zero", "default_data_dir",
+__all__ = ["BenchmarkData", "SuiteZeroData", "load_nb201", "load_nasbench_graph", "load_nasbench_suite_zero",
            "NB201_TARGETS", "NBGRAPH_DATASETS"]

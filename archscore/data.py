@@ -20,7 +20,7 @@ import logging
 import os
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -36,22 +36,93 @@ _TAR_NAMES = ("cifar10-jpg.tar.gz",)
 _SPLITS = ("train", "test")
 
 
-def resolve_image_source(path: str | os.PathLike, split: str = "train") -> Path:
-    """The npz or tarball that ``path`` designates (a file, or a data folder)."""
+#: Environment variable naming the shared data folder (the only implicit data location; never the CWD).
+DATA_ENV = "ARCHSCORE_DATA"
+
+
+def default_data_dir() -> Path | None:
+    """The folder named by ``$ARCHSCORE_DATA``, or None when the variable is unset or empty.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the variable is set to something that is not a folder (a typo
+        there would otherwise silently fall back to other data).
+    """
+    env = os.environ.get(DATA_ENV, "").strip()
+    if not env:
+        return None
+    folder = Path(env).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"${DATA_ENV} is set to {env!r}, which is not a folder")
+    return folder
+
+
+def resolve_data_file(
+    explicit: str | os.PathLike | None, relative: str | Sequence[str], what: str, *, option: str = "--data"
+) -> Path:
+    """The one place that turns a user's data argument into a file.
+
+    Parameters
+    ----------
+    explicit : path-like or None
+        A file (returned as is), or a data folder. None means the folder
+        ``$ARCHSCORE_DATA``. Nothing is looked up in the current directory.
+    relative : str or sequence of str
+        Where the file lies inside a data folder, e.g. ``"nb201/nb201_cifar10.csv"``;
+        several candidates are tried in order. Each is also tried directly in
+        the folder (``<folder>/nb201_cifar10.csv``).
+    what : str
+        What the file is, for the error message ("NB201 table").
+    option : str
+        The command-line option that supplies ``explicit``, for the error message.
+
+    Returns
+    -------
+    Path
+        An existing file.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the option, the variable and the file expected.
+    """
+    candidates = [relative] if isinstance(relative, str) else list(relative)
+    if not candidates:
+        raise ValueError("relative must name at least one file")
+    if explicit is not None:
+        base = Path(explicit).expanduser()
+        if base.is_file():
+            return base
+        if not base.is_dir():
+            raise FileNotFoundError(f"{what} not found: {base} does not exist")
+        origin = f"{option} {base}"
+    else:
+        base = default_data_dir()
+        if base is None:
+            raise FileNotFoundError(f"no {what}: pass {option}, or set ${DATA_ENV} to the data folder holding {candidates[0]}")
+        origin = f"${DATA_ENV}={base}"
+    tried = []
+    for rel in candidates:
+        for path in (base / rel, base / Path(rel).name):
+            if path not in tried:
+                tried.append(path)
+            if path.is_file():
+                return path
+    raise FileNotFoundError(f"{what} not found: no {' or '.join(str(t) for t in tried)} (data folder from {origin})")
+
+
+def _image_candidates(split: str) -> tuple[str, ...]:
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
-    p = Path(path).expanduser()
-    if p.is_file():
-        return p
-    if not p.is_dir():
-        raise FileNotFoundError(f"image data not found: {p}")
     # The npz holds training images only: prefer it for split="train" (fast), the tarball otherwise.
     names = (_NPZ_NAMES + _TAR_NAMES) if split == "train" else _TAR_NAMES
-    for name in names:
-        for candidate in (p / name, p / "cifar10" / name):
-            if candidate.is_file():
-                return candidate
-    raise FileNotFoundError(f"no {' or '.join(names)} in {p} or {p / 'cifar10'}")
+    return tuple(f"cifar10/{name}" for name in names)
+
+
+def resolve_image_source(path: str | os.PathLike | None, split: str = "train") -> Path:
+    """The npz or tarball that ``path`` designates (a file, or a data folder; None: ``$ARCHSCORE_DATA``)."""
+    return resolve_data_file(path, _image_candidates(split), f"CIFAR-10 {split} images")
 
 
 def _choose(n_total: int, limit: int | None, seed: int | None) -> np.ndarray:
@@ -194,7 +265,7 @@ def reference_batch(path: str | os.PathLike, batch_size: int = 64, seed: int = 0
 
 __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR10_CLASSES", "load_images", "load_digits_images", "to_tensor",
-    "reference_batch", "resolve_image_source",
+    "reference_batch", "resolve_image_source", "resolve_data_file", "default_data_dir", "DATA_ENV", "load_batch",
 ]
 
 

@@ -18,7 +18,7 @@ def test_load_nb201_covers_enumeration(nb201_csv):
 
 
 def test_load_nb201_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no nb201_cifar10.csv"):
+    with pytest.raises(FileNotFoundError, match="NB201 table not found: no .*nb201_cifar10.csv"):
         load_nb201(tmp_path)
 
 

@@ -1,8 +1,16 @@
-"""The ``archscore`` command line: ``info``, ``demo``, ``score`` and the ``bench`` group.
+"""The ``archscore`` command line.
 
-Benchmarks live in ``archscore/eval/bench_<name>.py``; each such module exposes
-``add_arguments(parser)`` and ``run(args) -> int`` and is listed in
-:data:`BENCHMARKS`, so ``archscore bench <name>`` needs no change here.
+Commands are listed in :data:`COMMANDS` (name -> module and one-line help);
+a command module exposes ``add_arguments(parser)`` and ``run(args) -> int``,
+or a ``COMMANDS`` table of its own (name -> ``(module, help)``) for a group
+of subcommands, like ``archscore.bench``.
+Adding a command is one line in the table. Only the module of the command
+being run is imported, so ``archscore --help`` and ``archscore --version``
+load neither torch nor scikit-learn.
+
+Exit status: 0 success, 1 a benchmark whose checks failed, 2 a usage or user
+error (one line ``archscore: error: ...`` on stderr, never a traceback; ``-vv``
+logs it), 130 interrupted (Ctrl-C), 141 output pipe closed (``| head``).
 """
 
 from __future__ import annotations
@@ -10,91 +18,104 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import shlex
 import sys
-from typing import Sequence
+from typing import Mapping, NamedTuple, Sequence
 
-#: ``archscore bench <name>`` -> module implementing it.
-BENCHMARKS: dict[str, str] = {
-    "proxies": "archscore.bench.proxies",
-    "predictors": "archscore.bench.predictors",
-    "curves": "archscore.bench.curves",
+import archscore
+
+
+class Command(NamedTuple):
+    """One entry of a command table: the module implementing it and its one-line help."""
+
+    module: str
+    help: str
+
+
+#: ``archscore <name>`` -> implementing module. A module with its own ``COMMANDS`` is a group.
+COMMANDS: dict[str, Command] = {
+    "info": Command("archscore.cli.info", "list spaces, proxies, estimators (with their modules) and benchmarks"),
+    "demo": Command("archscore.cli.demo", "score and rank a pool of NB201 candidates"),
+    "score": Command("archscore.cli.score", "score many architectures with zero-cost proxies into a resumable CSV"),
+    "bench": Command("archscore.bench", "run a benchmark against ground truth"),
 }
 
 logger = logging.getLogger("archscore")
 
-
-def _available_benchmarks() -> dict[str, object]:
-    found = {}
-    for name, module in BENCHMARKS.items():
-        try:
-            found[name] = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency inside the module: surface it
-                raise
-    return found
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
-    import archscore
-    from archscore.base import ESTIMATORS
-    from archscore.spaces import SPACES
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps docstring layout in descriptions and shows every option's default.
 
-    print(f"archscore {archscore.__version__}")
-    print("\nSearch spaces:")
-    for name in SPACES:
-        print(f"  {name:<12} {SPACES.metadata(name).get('description', '')}")
-    try:
-        from archscore.proxies import list_proxies
-    except ImportError:
-        list_proxies = None
-    if list_proxies is not None:
-        names = list_proxies()
-        print(f"\nZero-cost proxies ({len(names)}): {', '.join(names) or '(none yet)'}")
-    print(f"\nEstimators ({len(ESTIMATORS)}):")
-    for name in ESTIMATORS:
-        print(f"  {name:<22} {ESTIMATORS.metadata(name).get('description', '')}")
-    print(f"\nBenchmarks: {', '.join(_available_benchmarks()) or '(none yet)'}")
-    return 0
+    A help text that already says its default (it contains "default") is left as it is.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower():
+            return text
+        return super()._get_help_string(action) or ""
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from archscore.cli import demo
+def _help_line(text: str) -> str:
+    """Escape ``%`` so that argparse's %-formatting of help strings cannot fail."""
+    return text.replace("%", "%%")
 
-    return demo.run(args)
+
+def _selected(argv: Sequence[str] | None, table: Mapping[str, tuple[str, str]]) -> tuple[str | None, list[str] | None]:
+    """The command named first in ``argv`` (skipping options) and the arguments after it."""
+    if argv is None:
+        return None, None
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        if not token.startswith("-"):
+            return (token, list(argv[i + 1:])) if token in table else (None, [])
+    return None, []
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (exposed for tests and docs)."""
-    import archscore
+def add_commands(parser: argparse.ArgumentParser, table: Mapping[str, tuple[str, str]], argv: Sequence[str] | None,
+                 prog: str, dest: str = "command") -> None:
+    """Add ``table``'s commands to ``parser``; import only the one named in ``argv`` (all when ``argv`` is None)."""
+    sub = parser.add_subparsers(dest=dest, metavar="COMMAND")
+    chosen, rest = _selected(argv, table)
+    for name, (module_name, help_text) in table.items():
+        p = sub.add_parser(name, help=_help_line(help_text), formatter_class=HelpFormatter)
+        if argv is not None and name != chosen:
+            continue  # listed in the parent's help, never imported
+        module = importlib.import_module(module_name)
+        p.description = module.__doc__
+        group = getattr(module, "COMMANDS", None)
+        if group is not None:
+            add_commands(p, group, rest, f"{prog} {name}", dest=f"{dest}_{name}")
+            p.set_defaults(func=_group_help(p))
+        else:
+            module.add_arguments(p)
+            p.set_defaults(func=module.run)
 
-    parser = argparse.ArgumentParser(prog="archscore", description="Estimate neural architecture quality without full training.")
+
+def _group_help(parser: argparse.ArgumentParser):
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_USER_ERROR
+
+    return show
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``argv`` only the named command is imported and filled in.
+
+    ``build_parser()`` (no ``argv``) builds every command and subcommand, for tests and docs.
+    """
+    parser = argparse.ArgumentParser(prog="archscore", description="Estimate neural architecture quality without full training.",
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"archscore {archscore.__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p_info = sub.add_parser("info", help="list spaces, proxies, estimators and benchmarks")
-    p_info.set_defaults(func=_cmd_info)
-
-    from archscore.cli import demo
-
-    p_demo = sub.add_parser("demo", help="score and rank a pool of NB201 candidates", description=demo.__doc__)
-    demo.add_arguments(p_demo)
-    p_demo.set_defaults(func=_cmd_demo)
-
-    from archscore.cli import score
-
-    p_score = sub.add_parser("score", help="score many architectures with zero-cost proxies into a resumable CSV",
-                             description=score.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    score.add_arguments(p_score)
-    p_score.set_defaults(func=score.run)
-
-    p_bench = sub.add_parser("bench", help="run a benchmark against ground truth")
-    bench_sub = p_bench.add_subparsers(dest="benchmark", metavar="BENCHMARK")
-    for name, module in _available_benchmarks().items():
-        p = bench_sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0], description=module.__doc__)
-        module.add_arguments(p)
-        p.set_defaults(func=module.run)
-    p_bench.set_defaults(func=lambda a: (p_bench.print_help(), 2)[1])
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug and tracebacks)")
+    add_commands(parser, COMMANDS, argv, "archscore")
     return parser
 
 
@@ -116,21 +137,62 @@ def _configure_logging(verbose: int) -> None:
     logger.setLevel(max(logging.WARNING - 10 * min(verbose, 2), logging.DEBUG))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``archscore`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+def _message(exc: BaseException) -> str:
+    """One line for the user: a KeyError's message without repr quotes, the exception type when it says nothing."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        text = exc.args[0]
+    else:
+        text = str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and exc.filename and str(exc.filename) not in text:
+        text = f"{text}: {exc.filename}"
+    text = " ".join(text.split()) or type(exc).__name__
+    if isinstance(exc, NotImplementedError):
+        text = f"not supported: {text}"
+    return text
+
+
+def _error(text: str) -> None:
     try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        # User errors: one clear line, no traceback (use -vv for it).
+        print(f"archscore: error: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr itself gone: nothing left to tell
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (e.g. captured in tests)
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``archscore`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        _configure_logging(args.verbose)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USER_ERROR
+        args.command_line = "archscore " + shlex.join(argv)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        logger.debug("interrupted", exc_info=True)
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except (ValueError, KeyError, NotImplementedError, OSError) as exc:
+        # User errors (bad option values, unknown names, unsupported spaces, unreadable paths): one line, no traceback.
         logger.debug("command failed", exc_info=True)
-        print(f"archscore: error: {exc}", file=sys.stderr)
-        return 2
+        _error(_message(exc))
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

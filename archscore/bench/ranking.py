@@ -1,0 +1,42 @@
+"""Proxy scores -> rankings, for the applications: every rank goes through
+:func:`archscore.predictors.zc_ensemble.rank_aggregate` (the library's one
+ranking rule), with each proxy's direction taken from its registry entry."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+from archscore.proxies import proxy_info
+
+#: Name of the ensemble column in tables and plots.
+ENSEMBLE = "zc:ensemble"
+
+
+def directions(names: Sequence[str]) -> dict[str, bool]:
+    """``{proxy: higher_is_better}`` from the proxies' registry entries."""
+    return {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
+
+
+def ensemble_scores(cols: Mapping[str, np.ndarray], valid: Sequence[bool], proxies: Sequence[str] = DEFAULT_PROXIES) -> np.ndarray:
+    """``zc:ensemble``'s score of each candidate: the log-rank aggregation of ``proxies`` (invalid cells last)."""
+    return rank_aggregate({p: cols[p] for p in proxies}, directions(proxies), valid=valid)
+
+
+def oriented(name: str, values: np.ndarray) -> np.ndarray:
+    """Scores turned so that higher is better (the ensemble's already are)."""
+    values = np.asarray(values, dtype=float)
+    if name == ENSEMBLE or proxy_info(name)["higher_is_better"]:
+        return values
+    return -values
+
+
+def rank_scores(values: np.ndarray) -> np.ndarray:
+    """Average ranks of ``values`` divided by their count: finite even where ``values`` hold +-inf.
+
+    Rank statistics (Spearman, Kendall) of these equal those of ``values``;
+    NaN entries go below every other (drop them first to leave them out).
+    """
+    return rank_aggregate({"values": values}, method="mean_rank")

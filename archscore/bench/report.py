@@ -1,0 +1,141 @@
+"""The one renderer of benchmark results: the console text and ``OUT/results.md``.
+
+A benchmark builds a :class:`Report` (title, the exact command line, the
+settings, then sections of text lines and one table each) and hands it to
+:func:`render_text` (printed) and :func:`write_markdown` (the Markdown file the
+documentation's results pages are made of). Both walk the same sections in the
+same order, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+
+@dataclass
+class Table:
+    """A table of already formatted cells; the first column is left-aligned, the others right-aligned."""
+
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add(self, *cells: Any) -> None:
+        """Append one row (cells are converted with ``str``; None becomes an empty cell)."""
+        if len(cells) != len(self.columns):
+            raise ValueError(f"row has {len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(["" if c is None else str(c) for c in cells])
+
+
+@dataclass
+class Section:
+    """A titled block: lines of text, then an optional table."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    table: Table | None = None
+
+
+@dataclass
+class Report:
+    """Everything a benchmark reports, in the order it is shown."""
+
+    title: str
+    command: str
+    settings: dict[str, Any]
+    sections: list[Section] = field(default_factory=list)
+
+    def section(self, title: str, *lines: str, table: Table | None = None) -> Section:
+        """Add and return a new section."""
+        sec = Section(title, list(lines), table)
+        self.sections.append(sec)
+        return sec
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """The command's options (``func`` and ``command_line`` left out) plus ``extra`` resolved values."""
+    skip = {"func", "command_line", "verbose"}
+    out = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip and not k.startswith("command")}
+    out.update(extra)
+    return out
+
+
+def command_line(args: argparse.Namespace, fallback: str) -> str:
+    """The exact command line recorded by :func:`archscore.cli.main` (``fallback`` when called otherwise)."""
+    return getattr(args, "command_line", None) or fallback
+
+
+def _fmt_setting(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    return str(value)
+
+
+def render_text(report: Report) -> str:
+    """Console form: sections with aligned tables."""
+    out = [report.title, f"command: {report.command}",
+           "settings: " + "; ".join(f"{k}={_fmt_setting(v)}" for k, v in report.settings.items())]
+    for sec in report.sections:
+        out.append("")
+        out.append(sec.title)
+        out.extend(f"  {line}" for line in sec.lines)
+        if sec.table is not None and sec.table.rows:
+            out.extend(_text_table(sec.table))
+    return "\n".join(out) + "\n"
+
+
+def _text_table(table: Table) -> list[str]:
+    widths = [max(len(r[i]) for r in [table.columns, *table.rows]) for i in range(len(table.columns))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  " + "  ".join(parts).rstrip()
+
+    return [line(table.columns)] + [line(r) for r in table.rows]
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|") if text else " "
+
+
+def render_markdown(report: Report) -> str:
+    """Markdown form: the same sections as :func:`render_text`, in the same order."""
+    out = [f"# {report.title}", "", "Produced by:", "", "```", report.command, "```", "", "| setting | value |", "| --- | --- |"]
+    out += [f"| {k} | {_md_cell(_fmt_setting(v))} |" for k, v in report.settings.items()]
+    for sec in report.sections:
+        out += ["", f"## {sec.title}", ""]
+        if sec.lines:
+            out += [f"- {line}" for line in sec.lines] + [""]
+        if sec.table is not None and sec.table.rows:
+            out.append("| " + " | ".join(_md_cell(c) for c in sec.table.columns) + " |")
+            out.append("| " + " | ".join("---" if i == 0 else "---:" for i in range(len(sec.table.columns))) + " |")
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in sec.table.rows]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_markdown(report: Report, folder: Path, name: str = "results.md") -> Path:
+    """Write :func:`render_markdown` to ``folder/name`` (folder created) and return the path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(render_markdown(report))
+    return path
+
+
+def publish(report: Report, folder: Path | None, print_fn: Any = print) -> Path | None:
+    """Print the report and, when ``folder`` is given, write ``folder/results.md``."""
+    print_fn(render_text(report), end="")
+    return write_markdown(report, folder) if folder is not None else None
+
+
+def check_lines(checks: Sequence[Mapping[str, Any]]) -> Table:
+    """The pass/fail table of a benchmark's checks."""
+    table = Table(["check", "value", "target", "result"])
+    for c in checks:
+        v = "n/a" if c["value"] is None else f"{c['value']:.3f}"
+        table.add(c["check"], v, f"{c['direction']} {c['threshold']:.3f}", "pass" if c["passed"] else "FAIL")
+    return table
