@@ -59,8 +59,24 @@ def test_score_resumes_and_skips_done_rows(tmp_path, images, capsys):
     assert _score(out, images, _archs_file(tmp_path, CELLS, "b.txt"), "--chunk", "1") == 0
     assert "2 already in" in capsys.readouterr().out
     both = pd.read_csv(out, index_col="arch")
-    assert list(both.index) == CELLS  # the two new rows appended once, no duplicates
+    assert list(both.index) == CELLS  # the two new rows added once, no duplicates
     pd.testing.assert_frame_equal(both.loc[CELLS[:2]], first)
+    cache = [line for line in (tmp_path / "s.csv.cache.jsonl").read_text().splitlines() if line]
+    assert len(cache) == 4
+
+
+def test_other_settings_do_not_reuse_cached_scores(tmp_path, images, capsys):
+    """The cache is keyed by settings too: another batch seed rescores every cell."""
+    out = tmp_path / "s.csv"
+    archs = _archs_file(tmp_path, CELLS[:2])
+    assert _score(out, images, archs) == 0
+    first = pd.read_csv(out, index_col="arch")
+    capsys.readouterr()
+    assert _score(out, images, archs, "--batch-seed", "1") == 0
+    assert "0 already in" in capsys.readouterr().out
+    assert _score(out, images, archs) == 0  # the first settings again: all cached, same CSV
+    assert "2 already in" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(out, index_col="arch"), first)
 
 
 def test_shards_partition_the_list(tmp_path, images):
@@ -88,8 +104,9 @@ def test_bad_inputs_give_one_clear_line(tmp_path, images, capsys):
     assert "unknown proxies ['synflo']" in capsys.readouterr().err
     other = tmp_path / "other.csv"
     pd.DataFrame({"arch": [CELLS[0]], "meco": [1.0]}).to_csv(other, index=False)
-    assert _score(other, images, _archs_file(tmp_path, CELLS[:1])) == 2
-    assert "missing params, synflow" in capsys.readouterr().err
+    assert _score(other, images, _archs_file(tmp_path, CELLS[:1])) == 2  # never overwrites a file it did not write
+    assert "other.csv exists without its score cache" in capsys.readouterr().err
+    assert list(pd.read_csv(other).columns) == ["arch", "meco"]
     assert main(["score", "--data", str(images), "--sample", "3", "--out", str(tmp_path / "y.csv")]) == 2
     assert "needs --data to be a data folder" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.csv").exists()

@@ -22,6 +22,8 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 
@@ -80,3 +82,13 @@ class ScoreCache:
         """Every record under this cache's settings, in the order first stored."""
         mine = {self.key(r["arch"]) for r in self._records.values() if "arch" in r}
         return [r for k, r in self._records.items() if k in mine]
+
+
+def fingerprint(*arrays: Any) -> str:
+    """Short hash of arrays or tensors (e.g. the scoring batch), for cache settings."""
+    h = hashlib.sha1()
+    for a in arrays:
+        if hasattr(a, "detach"):  # a torch tensor
+            a = a.detach().cpu().numpy()
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]

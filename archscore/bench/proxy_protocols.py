@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import archscore.proxies
-from archscore.bench.cache import ScoreCache
+from archscore.bench.cache import ScoreCache, fingerprint
 from archscore.bench.proxy_targets import (AGREEMENT_TARGETS, COST_TARGET, ENSEMBLE_TARGET, PUBLISHED, PUBLISHED_MARGIN,
                                            REF_COLUMNS, REF_MARGIN)
 from archscore.bench.ranking import ENSEMBLE, directions, ensemble_scores, oriented, rank_scores
@@ -31,13 +31,6 @@ from archscore.metrics import bootstrap_ci, kendall, spearman
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 
 logger = logging.getLogger(__name__)
-
-
-def _fingerprint(*tensors: Any) -> str:
-    h = hashlib.sha1()
-    for t in tensors:
-        h.update(np.ascontiguousarray(t.detach().cpu().numpy()).tobytes())
-    return h.hexdigest()[:16]
 
 
 def proxies_code_version() -> str:
@@ -65,7 +58,7 @@ class Scorer:
         self.deadline: float | None = None
         self.code = proxies_code_version()
         self.network = type(space).__name__
-        self.cache = ScoreCache(cache_path, {"batch": _fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed,
+        self.cache = ScoreCache(cache_path, {"batch": fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed,
                                              "network": self.network, "space": space_options, "proxies": sorted(proxies),
                                              "code": self.code})
 

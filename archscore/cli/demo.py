@@ -14,53 +14,53 @@ and scatter plots are written to ``--out``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import pandas as pd
+import torch
 
-from archscore.benchmarks import default_data_dir
-from archscore.data import load_batch
+import archscore
+from archscore import metrics
+from archscore.bench.plots import scatter_plots
+from archscore.bench.ranking import ENSEMBLE, ensemble_scores, oriented, rank_scores
+from archscore.data import default_data_dir, load_batch, resolve_data_file
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES
+from archscore.proxies import score_archs
+
+NB201_TABLE = "nb201/nb201_cifar10.csv"
 
 #: Proxies shown next to the ensemble score (the ensemble's own plus model size).
 SHOWN_PROXIES = ("meco", "jacov", "synflow", "flops", "params")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", type=int, default=20, help="number of candidate cells (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="sampling and proxy seed (default 0)")
+    p.add_argument("--n", type=int, default=20, help="number of candidate cells")
+    p.add_argument("--seed", type=int, default=0, help="sampling and proxy seed")
     p.add_argument("--data", type=Path, default=None,
-                   help="images (.npz, CIFAR-10 JPEG tarball) or data folder with cifar10/ and nb201/ (default: $ARCHSCORE_DATA)")
-    p.add_argument("--batch-size", type=int, default=64, help="images in the scoring minibatch (default 64)")
+                   help="images (.npz, CIFAR-10 JPEG tarball) or data folder with cifar10/ and nb201/ "
+                        "(default: $ARCHSCORE_DATA, else scikit-learn's digits)")
+    p.add_argument("--batch-size", type=int, default=64, help="images in the scoring minibatch")
     p.add_argument("--out", type=Path, default=Path("archscore_demo"),
-                   help="folder for the scatter plots, written only with ground truth (default ./archscore_demo)")
+                   help="folder for the scatter plots, written only with ground truth")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: small-batch convolutions gain little from more, and it stays predictable on a shared machine)")
+                   help="torch CPU threads (1: small-batch convolutions gain little from more, and it stays predictable on a shared machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _nb201_table(data_arg: Path | None) -> Path | None:
-    """The NB201 CSV in the data folder (``--data`` if a folder, else ``$ARCHSCORE_DATA``), if any."""
-    folder = data_arg if data_arg is not None and data_arg.is_dir() else default_data_dir()
-    if folder is None:
+def _nb201_table(folder: Path | None) -> Path | None:
+    """The NB201 CSV of the data folder, if there is one (the demo runs without it)."""
+    if folder is None or not folder.is_dir():
         return None
-    for candidate in (folder / "nb201" / "nb201_cifar10.csv", folder / "nb201_cifar10.csv"):
-        if candidate.is_file():
-            return candidate
-    return None
+    try:
+        return resolve_data_file(folder, NB201_TABLE, "NB201 table")
+    except FileNotFoundError:
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    import torch
-
-    import archscore
-    from archscore import metrics
-    from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
-    from archscore.proxies import proxy_info, score_archs
-
     if args.n < 2:
         raise ValueError(f"--n must be at least 2 to rank a pool, got {args.n}")
     if args.threads is not None and args.threads < 1:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     inputs, targets, desc = load_batch(source, args.batch_size, args.seed)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    table_path = _nb201_table(args.data)
+    table_path = _nb201_table(source)
 
     space = archscore.get_space("nb201")
     pool = space.sample(args.n, seed=args.seed)
@@ -82,13 +82,10 @@ def run(args: argparse.Namespace) -> int:
                         progress=not args.no_progress and sys.stderr.isatty())
     t_score = time.perf_counter() - t_score
     cols = {p: frame[p].to_numpy(dtype=float) for p in proxies}
-    direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in DEFAULT_PROXIES}
-    ens = rank_aggregate({p: cols[p] for p in DEFAULT_PROXIES}, direction, valid=[a.is_connected() for a in pool])
+    ens = ensemble_scores(cols, [a.is_connected() for a in pool])
 
     acc = None
     if table_path is not None:
-        import pandas as pd
-
         # Only one column is needed: read it directly (load_nb201 also parses all 15,625 cells).
         table = pd.read_csv(table_path, usecols=["arch", "valid_acc_200ep"])
         lookup = table.set_index("arch")["valid_acc_200ep"]
@@ -113,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nAgainst NAS-Bench-201 valid_acc_200ep ({table_path}):")
         print(f"{'score':<12} {'Spearman':>9} {'Kendall':>8}")
         stats = {}
-        for name, s in [("zc:ensemble", ens)] + [(p, cols[p] if proxy_info(p)["higher_is_better"] else -cols[p]) for p in SHOWN_PROXIES]:
+        for name, s in [(ENSEMBLE, ens)] + [(p, oriented(p, cols[p])) for p in SHOWN_PROXIES]:
             ok = ~np.isnan(s)
             try:
-                rho, tau = metrics.spearman(acc[ok], _ranks(s[ok])), metrics.kendall(acc[ok], _ranks(s[ok]))
+                rho, tau = metrics.spearman(acc[ok], rank_scores(s[ok])), metrics.kendall(acc[ok], rank_scores(s[ok]))
             except ValueError:  # constant scores on a tiny pool
                 rho = tau = float("nan")
             stats[name] = rho
@@ -124,40 +121,10 @@ def run(args: argparse.Namespace) -> int:
         best = order[0]
         print(f"Top-ranked cell: {acc[best]:.2f}% (best in pool {acc.max():.2f}%, pool median {np.median(acc):.2f}%, "
               f"regret {metrics.regret(acc, ens):.2f} points).")
-        paths = _plots(args.out, acc, {"zc:ensemble": ens} | {p: cols[p] for p in SHOWN_PROXIES}, stats)
-        print(f"Scatter plots: {', '.join(str(p) for p in paths)}")
+        paths = scatter_plots(args.out, "demo", acc, {ENSEMBLE: ens} | {p: cols[p] for p in SHOWN_PROXIES},
+                              xlabel="valid_acc_200ep (%)", spearman=stats)
+        print(f"Scatter plots: {', '.join(str(p) for p in paths.values())}")
     else:
         print("\nNo NAS-Bench-201 table found (data folder via --data or $ARCHSCORE_DATA): ground-truth check and plots skipped.")
     print(f"\nScored {len(pool)} cells in {t_score:.1f} s ({1000 * t_score / len(pool):.0f} ms per cell); total {time.perf_counter() - t0:.1f} s.")
     return 0
-
-
-def _ranks(v: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(v, method="average")
-
-
-def _plots(folder: Path, acc: np.ndarray, cols: dict[str, np.ndarray], stats: dict[str, float]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, s in cols.items():
-        fig, ax = plt.subplots(figsize=(4, 3.2), dpi=100)
-        ok = np.isfinite(s)
-        ax.scatter(acc[ok], s[ok], s=14)
-        if name == "synflow" and ok.any() and np.all(s[ok] > 0):
-            ax.set_yscale("log")
-        ax.set_xlabel("valid_acc_200ep (%)")
-        ax.set_ylabel(name)
-        ax.set_title(f"{name}: Spearman {stats.get(name, float('nan')):+.2f}", fontsize=9)
-        fig.tight_layout()
-        path = folder / f"demo_{name.replace(':', '_')}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
-    return paths
