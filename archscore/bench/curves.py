@@ -8,7 +8,9 @@ The training-accuracy prefix enters the learned models as a loss-like
 channel (``losses = 100 - train accuracy``, the training error; the CSV has
 no training losses), and SoTL / SoTL-E are computed on that training error.
 Optionally plots a few curves with their predictive bands and runs the
-cheap-training estimator end to end on a few cells.
+cheap-training estimator end to end on a few cells. With ``--out`` writes
+``OUT/results.csv`` and ``OUT/results.md`` (the printed table with the
+command line and settings).
 """
 
 from __future__ import annotations
@@ -22,10 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import KFold
+from tqdm.auto import tqdm
+
+import archscore
+from archscore.bench.report import Report, Section, Table, command_line, publish, settings_from_args
+from archscore.benchmarks import load_nb201
+from archscore.data import resolve_data_file
+from archscore.metrics import mae, spearman
+from archscore.predictors.curves import FAMILY_NAMES, extrapolate
 
 logger = logging.getLogger(__name__)
 
-CURVES_CSV = "nb201_cifar10_curves_200archs.csv"
+CURVES_CSV = "nb201/nb201_cifar10_curves_200archs.csv"
+IMAGES_NPZ = "cifar10/train5k.npz"
 Z90 = 1.6448536269514722
 
 #: label -> (estimator name, params, uses training-error channel, uses architectures)
@@ -63,38 +77,27 @@ def method_specs(total_epochs: int, encoding: Any) -> dict[str, tuple[str, dict,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None, help=f"the curves CSV, or a data folder holding nb201/{CURVES_CSV} (default: $ARCHSCORE_DATA)")
-    parser.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50, 100], help="observed prefix lengths (default: 10 20 50 100)")
-    parser.add_argument("--total-epochs", type=int, default=200, help="epoch to predict (default: 200, the curves' length)")
+    parser.add_argument("--data", type=Path, default=None, help=f"the curves CSV, or a data folder holding {CURVES_CSV} (default: $ARCHSCORE_DATA)")
+    parser.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50, 100], help="observed prefix lengths")
+    parser.add_argument("--total-epochs", type=int, default=200, help="epoch to predict (200: the curves' length)")
     parser.add_argument("--methods", nargs="+", default=None, help="subset of method labels (default: all; see --list)")
     parser.add_argument("--list", action="store_true", help="list the method labels and exit")
     parser.add_argument("--families", action="store_true", help="also score each of the 11 families alone (epoch abscissa)")
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for learned methods (default: 5)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the learned models (default: 0)")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for learned methods")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and the learned models")
     parser.add_argument("--encoding", default="op_path_counts", help="architecture features for learned methods: 'op_path_counts' (op and path-type counts) or an archscore.encodings name when available")
-    parser.add_argument("--plot", default=None, help="write a PNG of a few curves with predictive bands here")
-    parser.add_argument("--out", default=None, help="write the results table as CSV here")
+    parser.add_argument("--plot", type=Path, default=None, help="write a PNG of a few curves with predictive bands here (default: no plot)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.csv and results.md (default: print only)")
     parser.add_argument("--cheap-train", type=int, default=0, metavar="N", help="also train N NB201 cells briefly (train:nb201) and extrapolate")
-    parser.add_argument("--train-epochs", type=int, default=3, help="epochs for --cheap-train (default: 3)")
-    parser.add_argument("--train-images", type=int, default=1000, help="CIFAR-10 images for --cheap-train, 20%% held out (default: 1000)")
+    parser.add_argument("--images", type=Path, default=None,
+                        help=f"CIFAR-10 images for --cheap-train (default: {IMAGES_NPZ} in the --data folder or $ARCHSCORE_DATA)")
+    parser.add_argument("--train-epochs", type=int, default=3, help="epochs for --cheap-train")
+    parser.add_argument("--train-images", type=int, default=1000, help="CIFAR-10 images for --cheap-train, 20%% held out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _resolve_csv(arg: str | None) -> Path:
-    from archscore.benchmarks import _resolve_file, default_data_dir
-
-    if arg is None:
-        d = default_data_dir()
-        if d is None:
-            raise FileNotFoundError("no curves data: pass --data PATH or set $ARCHSCORE_DATA")
-        arg = str(d)
-    return _resolve_file(arg, CURVES_CSV, "nb201")
 
 
 def load_curves(path: Path):
     """Archs, valid curves (N, E) and train curves (N, E) in percent."""
-    from archscore.benchmarks import load_nb201
-
     data = load_nb201(path)
     for col in ("valid_acc_per_epoch", "train_acc_per_epoch"):
         if col not in data.table.columns:
@@ -106,9 +109,6 @@ def load_curves(path: Path):
 
 def evaluate(label, spec, archs, V, Tr, k, folds, seed):
     """Predictions (mean, std or None) and timing for one method at prefix length k."""
-    import archscore
-    from sklearn.model_selection import KFold
-
     name, params, use_train, use_arch = spec
     n = len(V)
     est0 = archscore.create_estimator(name, **params)
@@ -150,8 +150,6 @@ def evaluate(label, spec, archs, V, Tr, k, folds, seed):
 
 
 def _row(label, k, y, mean, std, fit_s, ms, is_score):
-    from archscore.metrics import mae, spearman
-
     cov = float(np.mean(np.abs(mean - y) <= Z90 * std)) if np.all(np.isfinite(std)) else float("nan")
     return {
         "k": k, "method": label,
@@ -165,16 +163,16 @@ def _row(label, k, y, mean, std, fit_s, ms, is_score):
 
 
 def _fmt(v, spec):
-    width = int(spec.split(".")[0])
-    return "-".rjust(width) if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
-def print_table(rows, file=None):
-    file = file or sys.stdout  # resolved at call time (the stream may be swapped, e.g. by test capture)
-    print(f"{'k':>4}  {'method':<24} {'MAE':>6} {'bias':>6} {'Spearman':>8} {'cov90':>6} {'ms/curve':>9} {'fit s':>6}", file=file)
+def results_table(rows) -> Table:
+    """The benchmark's table: one row per prefix length x method."""
+    table = Table(["k", "method", "MAE", "bias", "Spearman", "cov90", "ms/curve", "fit s"], left=2)
     for r in rows:
-        print(f"{r['k']:>4}  {r['method']:<24} {_fmt(r['MAE'], '6.2f')} {_fmt(r['bias'], '6.2f')} {_fmt(r['Spearman'], '8.3f')} {_fmt(r['cov90'], '6.2f')} "
-              f"{_fmt(r['ms_per_curve'], '9.2f')} {_fmt(r['fit_s'], '6.1f')}", file=file)
+        table.add(r["k"], r["method"], _fmt(r["MAE"], ".2f"), _fmt(r["bias"], ".2f"), _fmt(r["Spearman"], ".3f"), _fmt(r["cov90"], ".2f"),
+                  _fmt(r["ms_per_curve"], ".2f"), _fmt(r["fit_s"], ".1f"))
+    return table
 
 
 def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
@@ -183,8 +181,6 @@ def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from archscore.predictors.curves import extrapolate
 
     y = V[:, -1]
     order = np.argsort(y)
@@ -213,24 +209,11 @@ def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
     plt.close(fig)
 
 
-def cheap_train(args, archs, V) -> None:
-    """Train ``--cheap-train`` NB201 cells briefly on CIFAR-10 from the data folder; print cost and estimates."""
-    import torch
-
-    import archscore
-    from archscore.benchmarks import default_data_dir
-
-    base = Path(args.data).expanduser() if args.data else default_data_dir()
-    src = None
-    for cand in ([base, base.parent, base.parent.parent] if base else []):
-        for c in (cand / "cifar10" / "train5k.npz", cand / "train5k.npz"):
-            if c.is_file():
-                src = c
-                break
-        if src:
-            break
-    if src is None:
-        raise FileNotFoundError("--cheap-train needs cifar10/train5k.npz next to the curves data")
+def cheap_train(args, archs, V) -> Section:
+    """Train ``--cheap-train`` NB201 cells briefly on CIFAR-10 images: the report section of cost and estimates."""
+    folder = args.data if args.data is not None and args.data.is_dir() else None
+    src = resolve_data_file(args.images if args.images is not None else folder, IMAGES_NPZ, "CIFAR-10 images for --cheap-train",
+                            option="--images or a --data folder")
     torch.set_num_threads(1)  # the benchmark machine is shared
     y = V[:, -1]
     order = np.argsort(y)
@@ -242,18 +225,15 @@ def cheap_train(args, archs, V) -> None:
     t0 = time.perf_counter()
     pred = est.predict(cells)
     wall = time.perf_counter() - t0
-    print(f"\ncheap training: train:nb201, {args.train_epochs} epochs of a {args.total_epochs}-epoch cosine schedule, "
-          f"{args.train_images} images of {src.name} (20% held out), batch 256, seed {args.seed}, CPU 1 thread")
-    print(f"{'cell':>5} {'true final':>10} {'observed curve (%)':<28} {'combo est.':>10} {'s':>6}")
+    table = Table(["cell", "true final", "observed curve (%)", "combo est.", "s"])
     for i, a, p in zip(picks, cells, pred):
-        c = est.curves_[a.spec]
-        print(f"{i:>5} {y[i]:10.2f} {' '.join(f'{v:.1f}' for v in c):<28} {p:10.2f} {est.seconds_[a.spec]:6.1f}")
-    print(f"total {wall:.1f}s for {len(cells)} cells ({wall / len(cells):.1f}s per cell)")
+        table.add(i, f"{y[i]:.2f}", " ".join(f"{v:.1f}" for v in est.curves_[a.spec]), f"{p:.2f}", f"{est.seconds_[a.spec]:.1f}")
+    return Section(f"Cheap training: train:nb201, {args.train_epochs} epochs of a {args.total_epochs}-epoch cosine schedule",
+                   [f"{args.train_images} images of {src} (20% held out), batch 256, seed {args.seed}, CPU 1 thread",
+                    f"total {wall:.1f} s for {len(cells)} cells ({wall / len(cells):.1f} s per cell)"], table)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     T = int(args.total_epochs)
     if args.list:
         for label in method_specs(T, args.encoding):
@@ -262,15 +242,13 @@ def run(args: argparse.Namespace) -> int:
     encoding = args.encoding
     specs = method_specs(T, encoding)
     if args.families:
-        from archscore.predictors.curves import FAMILY_NAMES
-
         specs.update({f"family {f}": (f"lc:{f}", {"total_epochs": T}, False, False) for f in FAMILY_NAMES})
     if args.methods:
         unknown = [m for m in args.methods if m not in specs]
         if unknown:
             raise ValueError(f"unknown method label(s) {unknown}; known: {', '.join(specs)}")
         specs = {m: specs[m] for m in args.methods}
-    csv = _resolve_csv(args.data)
+    csv = resolve_data_file(args.data, CURVES_CSV, "learning-curve CSV")
     archs, V, Tr = load_curves(csv)
     if V.shape[1] < T:
         raise ValueError(f"curves have {V.shape[1]} epochs, fewer than --total-epochs {T}")
@@ -288,17 +266,18 @@ def run(args: argparse.Namespace) -> int:
                 mean, std, fit_s, ms = evaluate(label, spec, archs, V, Tr, k, args.folds, args.seed)
                 rows.append(_row(label, k, y, mean, std, fit_s, ms, is_score=spec[0].startswith("lc:sotl")))
                 bar.update(1)
-    print(f"NB201 cifar10-valid curves: {len(y)} cells ({csv.name}), predict valid acc at epoch {T}; "
-          f"learned methods: {args.folds}-fold CV over cells, seed {args.seed}; arch features: {args.encoding}")
-    print_table(rows)
-    if args.out:
-        import pandas as pd
-
-        pd.DataFrame(rows).to_csv(args.out, index=False)
+    report = Report("archscore bench curves", command_line(args, "archscore bench curves"), settings_from_args(args, curves=str(csv)))
+    report.section(f"NB201 cifar10-valid curves: {len(y)} cells, predict the validation accuracy at epoch {T}",
+                   f"learned methods: {args.folds}-fold cross-validation over cells, seed {args.seed}; arch features: {args.encoding}",
+                   table=results_table(rows))
+    if args.cheap_train:
+        report.sections.append(cheap_train(args, archs, V))
+    md = publish(report, args.out)
+    if args.out is not None:
+        pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
+        print(f"\nwrote {md} and {args.out / 'results.csv'}")
     if args.plot:
         k_plot = 20 if 20 in args.ks else args.ks[0]
         plot_bands(args.plot, archs, V, Tr, k_plot, T, args.seed, encoding, args.folds)
         print(f"plot: {args.plot}")
-    if args.cheap_train:
-        cheap_train(args, archs, V)
     return 0

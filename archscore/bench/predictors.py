@@ -11,6 +11,10 @@ time (a predictor that outputs a constant gets correlation 0 on that split,
 flagged in the tables) per predictor x encoding x training size, plus a PNG plot of Kendall vs
 training size.
 
+Writes ``OUT/results.csv`` (one row per split), ``OUT/summary.csv``,
+``OUT/results.md`` (the printed tables with the command line and settings)
+and ``OUT/kendall.png``.
+
 Tasks: ``nb201_200ep`` (NB201 CIFAR-10 ``valid_acc_200ep``, connected cells
 only: the 341 disconnected cells are trivially last and would inflate
 correlations), ``nb201_12ep`` (``valid_acc_12ep``, connected cells), and
@@ -33,6 +37,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from archscore.base import ESTIMATORS, create_estimator
+from archscore.bench.report import Report, Table, command_line, publish, settings_from_args
+from archscore.benchmarks import load_nasbench_graph, load_nasbench_suite_zero, load_nb201
+from archscore.encodings import lookup_scores
+from archscore.metrics import kendall, spearman
 
 logger = logging.getLogger(__name__)
 
@@ -55,32 +67,28 @@ TASKS = ("nb201_200ep", "nb201_12ep", "nbgraph_cora", "nbgraph_citeseer", "nbgra
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``archscore bench predictors``."""
-    parser.add_argument("--data", default=None, help="shared data folder (with nb201/); default $ARCHSCORE_DATA")
-    parser.add_argument("--tasks", default="nb201_200ep", help=f"comma-separated tasks from {', '.join(TASKS)} (default nb201_200ep)")
+    parser.add_argument("--data", type=Path, default=None, help="shared data folder (with nb201/) or the NB201 CSV (default: $ARCHSCORE_DATA)")
+    parser.add_argument("--tasks", default="nb201_200ep", help=f"comma-separated tasks from {', '.join(TASKS)}")
     parser.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS),
                         help="comma-separated predictor:encoding[@max_n] specs ('-' = the predictor's default encoding; "
                              "@max_n skips larger training sizes)")
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="training-set sizes")
-    parser.add_argument("--splits", type=int, default=10, help="random splits (seeds seed_offset..seed_offset+splits-1)")
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated training-set sizes")
+    parser.add_argument("--splits", type=int, default=10, help="random splits (seeds SEED_OFFSET .. SEED_OFFSET+SPLITS-1)")
     parser.add_argument("--seed-offset", type=int, default=0, help="first split seed")
     parser.add_argument("--test-size", type=int, default=1000, help="test architectures per split")
     parser.add_argument("--scores", default=None, help="proxy scores for zc encodings: CSV indexed by arch string/key (archscore score), or Suite-Zero JSON; several files comma-separated")
-    parser.add_argument("--scores-dataset", default="cifar10", help="dataset inside a Suite-Zero JSON (default cifar10)")
-    parser.add_argument("--out", default=None, help="folder for results.csv, summary.csv, summary.md and kendall.png")
-    parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
+    parser.add_argument("--scores-dataset", default="cifar10", help="dataset inside a Suite-Zero JSON")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, summary.csv, results.md and kendall.png (default: print only)")
+    parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
     parser.add_argument("--no-progress", action="store_true", help="disable progress bars")
 
 
 def _load_task(task: str, data: Path | None) -> tuple[list, np.ndarray]:
-    from archscore.benchmarks import load_nasbench_graph, load_nb201
-
     if task.startswith("nb201_"):
         target = {"nb201_200ep": "valid_acc_200ep", "nb201_12ep": "valid_acc_12ep"}.get(task)
         if target is None:
             raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-        if data is None:
-            raise ValueError("NB201 tasks need --data PATH or $ARCHSCORE_DATA (the folder with nb201/)")
-        bench = load_nb201(data)
+        bench = load_nb201(data)  # data None: $ARCHSCORE_DATA
         keep = bench.table["connected"].to_numpy()
         return [a for a, k in zip(bench.archs, keep) if k], bench.table[target].to_numpy()[keep]
     if task.startswith("nbgraph_"):
@@ -91,8 +99,6 @@ def _load_task(task: str, data: Path | None) -> tuple[list, np.ndarray]:
 
 def _load_scores(path: str, dataset: str) -> dict:
     """Proxy scores from one or more comma-separated files (later files win on a repeated architecture)."""
-    from archscore.benchmarks import load_nasbench_suite_zero
-
     scores: dict = {}
     for part in [q.strip() for q in str(path).split(",") if q.strip()]:
         p = Path(part)
@@ -108,8 +114,6 @@ def _load_scores(path: str, dataset: str) -> dict:
 
 
 def _parse_specs(text: str) -> list[tuple[str, str | None, int | None]]:
-    from archscore.base import ESTIMATORS
-
     specs = []
     for item in filter(None, (s.strip() for s in text.split(","))):
         item, _, cap = item.partition("@")
@@ -131,11 +135,6 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int
 
     ``specs`` holds ``(predictor, encoding or None)`` or ``(predictor, encoding, max_n)`` tuples.
     """
-    from tqdm.auto import tqdm
-
-    from archscore.base import create_estimator
-    from archscore.metrics import kendall, spearman
-
     n_pool = len(archs)
     if n_pool < test_size + max(sizes):
         raise ValueError(f"task {task!r} has {n_pool} architectures, fewer than test size {test_size} + largest training size {max(sizes)}")
@@ -184,22 +183,21 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def to_markdown(summary: pd.DataFrame) -> str:
-    """One Kendall table and one Spearman table per task (rows predictor x encoding, columns training size)."""
-    lines = []
+def build_report(summary: pd.DataFrame, command: str, settings: dict[str, Any]) -> Report:
+    """One Kendall and one Spearman table per task (rows predictor x encoding, columns training size)."""
+    report = Report("archscore bench predictors", command, settings)
     for task, sub in summary.groupby("task", sort=False):
         sizes = sorted(sub["n_train"].unique())
         for metric in ("kendall", "spearman"):
-            lines.append(f"\n**{task}: {metric.capitalize()} (mean ± std over {int(sub['splits'].max())} splits)**\n")
-            lines.append("| predictor | encoding | " + " | ".join(str(n) for n in sizes) + " | fit+predict s (largest n) |")
-            lines.append("|---" * (len(sizes) + 3) + "|")
+            table = Table(["predictor", "encoding"] + [f"n={n}" for n in sizes] + ["fit+predict s (largest n)"], left=2)
             for (pred, enc), rows in sub.groupby(["predictor", "encoding"], sort=False):
                 r = rows.set_index("n_train")
                 cells = [f"{r.loc[n, metric + '_mean']:.3f} ± {r.loc[n, metric + '_std']:.3f}" if n in r.index else "" for n in sizes]
                 big = r.loc[max(r.index)]
                 note = f" ({int(rows['n_constant'].sum())} constant)" if rows["n_constant"].sum() else ""
-                lines.append(f"| {pred}{note} | {enc} | " + " | ".join(cells) + f" | {big['fit_s'] + big['predict_s']:.2f} |")
-    return "\n".join(lines) + "\n"
+                table.add(f"{pred}{note}", enc, *cells, f"{big['fit_s'] + big['predict_s']:.2f}")
+            report.section(f"{task}: {metric.capitalize()} (mean ± std over {int(sub['splits'].max())} splits)", table=table)
+    return report
 
 
 def plot(summary: pd.DataFrame, path: Path) -> None:
@@ -229,13 +227,8 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``archscore bench predictors``."""
-    import torch
-
-    from archscore.benchmarks import default_data_dir
-
     torch.set_num_threads(max(1, args.threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    data = Path(args.data) if args.data else default_data_dir()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     if not sizes or min(sizes) < 2:
         raise ValueError(f"--sizes must list training sizes >= 2, got {args.sizes!r}")
@@ -244,40 +237,37 @@ def run(args: argparse.Namespace) -> int:
     specs = _parse_specs(args.predictors)
     scores = _load_scores(args.scores, args.scores_dataset) if args.scores else None
     progress = not args.no_progress and sys.stderr.isatty()
-    out = Path(args.out) if args.out else None
+    out = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     frames = []
+    pools = {}
     t_start = time.perf_counter()
     for task in filter(None, (t.strip() for t in args.tasks.split(","))):
         t0 = time.perf_counter()
-        archs, y = _load_task(task, data)
+        archs, y = _load_task(task, args.data)
         if scores is not None:
-            from archscore.encodings import lookup_scores
-
             # complete records only: every proxy of the file finite (e.g. NASWOT is -inf on a singular kernel)
             names = set().union(*(r.keys() for r in scores.values()))
             keep = [i for i, a in enumerate(archs) if set(lookup_scores(a, scores) or ()) >= names]
             logger.info("task %s: %d of %d architectures have proxy scores", task, len(keep), len(archs))
             archs, y = [archs[i] for i in keep], y[keep]
+        pools[task] = len(archs)
         res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, args.test_size, scores, progress, task)
         frames.append(res)
-        print(f"{task}: {len(archs)} architectures in the pool, {args.splits} splits, {args.test_size} test archs, "
-              f"{time.perf_counter() - t0:.0f} s (incl. loading)", flush=True)
+        logger.info("%s: %d architectures in the pool, %.0f s (incl. loading)", task, len(archs), time.perf_counter() - t0)
         if out is not None:
             pd.concat(frames).to_csv(out / "results.csv", index=False)
     results = pd.concat(frames, ignore_index=True)
     summary = summarize(results)
-    md = to_markdown(summary)
-    print(md)
-    print(f"total wall time {time.perf_counter() - t_start:.0f} s")
+    settings = settings_from_args(args, pool_sizes=pools, wall_s=round(time.perf_counter() - t_start))
+    md = publish(build_report(summary, command_line(args, "archscore bench predictors"), settings), out)
     if out is not None:
         results.to_csv(out / "results.csv", index=False)
         summary.to_csv(out / "summary.csv", index=False)
-        (out / "summary.md").write_text(md)
         try:
             plot(summary, out / "kendall.png")
         except ImportError:
             logger.warning("matplotlib is not installed: no plot (pip install 'archscore[plot]')")
-        print(f"wrote {out}/results.csv, summary.csv, summary.md, kendall.png")
+        print(f"\nwrote {md}, {out / 'results.csv'}, summary.csv, kendall.png")
     return 0

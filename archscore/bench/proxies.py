@@ -184,7 +184,7 @@ def build_report(results: dict[str, Any]) -> Report:
             d = r["default"]
             lines.append(f"default zc:ensemble: {d['spearman_connected']:+.3f} (all cells {d['spearman_all']:+.3f}), "
                          f"rank {r['default_rank']} of {r['n_combinations']}")
-        table = Table(["combination", "method", "Spearman connected", "Spearman all"])
+        table = Table(["combination", "method", "Spearman connected", "Spearman all"], left=2)
         for c in r["top_combinations"][:10]:
             table.add("+".join(c["proxies"]), c["method"], f"{c['spearman_connected']:+.3f}", f"{c['spearman_all']:+.3f}")
         report.section(f"Design cells (zc:ensemble's choice): {r['n']} cells ({r['n_connected']} connected), "

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from archscore.data import DATA_ENV, default_data_dir
+
 
 @dataclass
 class Table:
-    """A table of already formatted cells; the first column is left-aligned, the others right-aligned."""
+    """A table of already formatted cells; the first ``left`` columns are left-aligned, the others right-aligned."""
 
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
+    left: int = 1
 
     def add(self, *cells: Any) -> None:
         """Append one row (cells are converted with ``str``; None becomes an empty cell)."""
@@ -58,6 +61,12 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> dict[str, Any]
     """The command's options (``func`` and ``command_line`` left out) plus ``extra`` resolved values."""
     skip = {"func", "command_line", "verbose"}
     out = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in skip and not k.startswith("command")}
+    if out.get("data", "") is None:  # say which folder the default was
+        try:
+            folder = default_data_dir()
+        except FileNotFoundError:
+            folder = None
+        out["data"] = f"${DATA_ENV} = {folder}" if folder is not None else None
     out.update(extra)
     return out
 
@@ -92,7 +101,7 @@ def _text_table(table: Table) -> list[str]:
     widths = [max(len(r[i]) for r in [table.columns, *table.rows]) for i in range(len(table.columns))]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [c.ljust(w) if i < table.left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
         return "  " + "  ".join(parts).rstrip()
 
     return [line(table.columns)] + [line(r) for r in table.rows]
@@ -112,7 +121,7 @@ def render_markdown(report: Report) -> str:
             out += [f"- {line}" for line in sec.lines] + [""]
         if sec.table is not None and sec.table.rows:
             out.append("| " + " | ".join(_md_cell(c) for c in sec.table.columns) + " |")
-            out.append("| " + " | ".join("---" if i == 0 else "---:" for i in range(len(sec.table.columns))) + " |")
+            out.append("| " + " | ".join("---" if i < sec.table.left else "---:" for i in range(len(sec.table.columns))) + " |")
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in sec.table.rows]
     return "\n".join(out).rstrip() + "\n"
 
