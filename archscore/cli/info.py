@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     names = list_estimators(family=args.family) if args.family else list(ESTIMATORS)
     if args.family and not names:
-        families = sorted({ESTIMATORS.entry(n).cls.__archscore_tags__().family for n in ESTIMATORS} - {None, ""})
+        families = sorted({ESTIMATORS.create(n).get_tags().family for n in ESTIMATORS} - {None, ""})
         raise ValueError(f"no estimator of family {args.family!r}; families: {', '.join(families)}")
     print(f"archscore {archscore.__version__}")
     if not args.family:
