@@ -42,3 +42,22 @@ def test_user_error_is_one_line(capsys, tmp_path):
     assert main(["demo", "--n", "3", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("archscore: error:") and "Traceback" not in err
+
+
+def test_info_says_where_each_estimator_lives(capsys):
+    from archscore.base import ESTIMATORS, list_estimators
+
+    assert main(["info", "--family", "proxy"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.split("(", 1)[1].splitlines()[1:] if line.startswith("  ")]
+    names = [r[0] for r in rows]
+    assert names == list_estimators(family="proxy") and "zc:ensemble" in names and "random" not in names
+    assert all(r[1] == ESTIMATORS.entry(r[0]).module for r in rows)
+    assert dict((r[0], r[1]) for r in rows)["zc:ensemble"] == "archscore.predictors.zc_ensemble"
+    assert "Search spaces" not in out  # --family lists estimators only
+
+
+def test_info_unknown_family_lists_the_known_ones(capsys):
+    assert main(["info", "--family", "proxies"]) == 2
+    err = capsys.readouterr().err
+    assert "no estimator of family 'proxies'" in err and "proxy" in err and "surrogate" in err

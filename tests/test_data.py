@@ -76,3 +76,30 @@ def test_digits_fallback():
     assert x.shape == (1797, 32, 32, 3) and x.dtype == np.uint8 and x.max() == 255
     assert set(np.unique(y)) == set(range(10))
     assert np.array_equal(x[..., 0], x[..., 2])  # grey replicated over channels
+
+
+def test_resolve_data_file_explicit_env_and_errors(tmp_path, monkeypatch):
+    from archscore.data import resolve_data_file
+
+    (tmp_path / "nb201").mkdir()
+    table = tmp_path / "nb201" / "t.csv"
+    table.write_text("x\n")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "t.csv").write_text("x\n")
+    assert resolve_data_file(table, "nb201/t.csv", "table") == table  # a file is taken as it is
+    assert resolve_data_file(tmp_path, "nb201/t.csv", "table") == table  # a folder: the relative path inside it
+    assert resolve_data_file(flat, "nb201/t.csv", "table") == flat / "t.csv"  # ... or the bare name
+    monkeypatch.setenv("ARCHSCORE_DATA", str(tmp_path))
+    assert resolve_data_file(None, "nb201/t.csv", "table") == table  # None: $ARCHSCORE_DATA
+    with pytest.raises(FileNotFoundError, match=r"table not found: no .*nb201/u.csv.*\$ARCHSCORE_DATA="):
+        resolve_data_file(None, "nb201/u.csv", "table")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_data_file(tmp_path / "missing.csv", "nb201/t.csv", "table")
+    monkeypatch.delenv("ARCHSCORE_DATA")
+    monkeypatch.chdir(tmp_path)  # never looked up in the current directory
+    with pytest.raises(FileNotFoundError, match=r"no table: pass --table, or set \$ARCHSCORE_DATA to the data folder holding nb201/t.csv"):
+        resolve_data_file(None, "nb201/t.csv", "table", option="--table")
+    monkeypatch.setenv("ARCHSCORE_DATA", str(tmp_path / "typo"))
+    with pytest.raises(FileNotFoundError, match="ARCHSCORE_DATA is set to .*typo.*not a folder"):
+        resolve_data_file(None, "nb201/t.csv", "table")
