@@ -7,6 +7,7 @@ and nothing is read from the current directory.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -17,7 +18,9 @@ import pandas as pd
 
 from archscore.arch import Arch
 from archscore.data import resolve_data_file
+from archscore.registry import unknown_choice_error
 from archscore.spaces import get_space
+from archscore.spaces.nb201 import NB201_EDGES
 
 NB201_CSV = "nb201_cifar10.csv"
 NB201_TARGETS = ("valid_acc_200ep", "test_acc_200ep", "train_acc_200ep", "valid_acc_12ep", "test_acc_12ep")
@@ -77,8 +80,6 @@ def load_nasbench_graph(dataset: str) -> BenchmarkData:
         (test), ``latency``, ``para`` (parameters, millions), indexed by the
         benchmark's architecture hash.
     """
-    from archscore.registry import unknown_choice_error
-
     if dataset not in NBGRAPH_DATASETS:
         raise unknown_choice_error("NAS-Bench-Graph dataset", dataset, NBGRAPH_DATASETS)
     try:
@@ -113,8 +114,6 @@ class SuiteZeroData(NamedTuple):
 
 
 def _decode_suite_zero_nb201(key: str) -> Arch:
-    from archscore.spaces.nb201 import NB201_EDGES
-
     digits = [int(t) for t in re.findall(r"-?\d+", str(key))]
     if len(digits) != 6 or any(not 0 <= d < len(SUITE_ZERO_NB201_OPS) for d in digits):
         raise ValueError(f"malformed NAS-Bench-Suite-Zero NB201 key {key!r}; expected a tuple of six op ids in 0..4 like '(4, 0, 3, 1, 4, 3)'")
@@ -156,12 +155,6 @@ def load_nasbench_suite_zero(path: str | os.PathLike, dataset: str = "cifar10", 
         absent); ``table`` indexed by the space string with one column per
         proxy, ``val_accuracy`` and ``suite_zero_key``.
     """
-    import json
-
-    import numpy as np
-
-    from archscore.registry import unknown_choice_error
-
     if space not in SUITE_ZERO_DECODERS:
         raise unknown_choice_error("NAS-Bench-Suite-Zero space", space, tuple(SUITE_ZERO_DECODERS))
     p = Path(path).expanduser()

@@ -1,0 +1,39 @@
+"""The applications rank proxy scores only through ``rank_aggregate``; rank statistics are unchanged by it."""
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau, rankdata
+
+from archscore import metrics
+from archscore.bench.ranking import ENSEMBLE, ensemble_scores, oriented, rank_scores
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+
+
+def test_rank_scores_by_hand():
+    got = rank_scores(np.array([3.0, -np.inf, 3.0, np.inf, 0.5]))
+    np.testing.assert_array_equal(got, np.array([3.5, 1.0, 3.5, 5.0, 2.0]) / 5)
+    assert np.isfinite(got).all()
+
+
+def test_rank_statistics_equal_those_of_plain_ranks():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=60)
+    s = np.round(rng.normal(size=60), 1)  # ties
+    s[[3, 7]], s[11] = -np.inf, np.inf
+    r = rank_scores(s)
+    assert metrics.spearman(y, r) == metrics.spearman(y, rankdata(s))
+    assert metrics.kendall(y, r) == kendalltau(y, rankdata(s), variant="b").statistic
+
+
+def test_orientation_and_ensemble_follow_the_registry():
+    v = np.array([1.0, 2.0, 3.0])
+    assert list(oriented("synflow", v)) == [1.0, 2.0, 3.0]  # higher is better
+    assert list(oriented(ENSEMBLE, v)) == [1.0, 2.0, 3.0]
+    rng = np.random.default_rng(0)
+    cols = {p: rng.normal(size=5) for p in DEFAULT_PROXIES}
+    valid = [True, True, False, True, True]
+    want = rank_aggregate(cols, {p: True for p in DEFAULT_PROXIES}, valid=valid)  # all four: higher is better
+    np.testing.assert_array_equal(ensemble_scores(cols, valid), want)
+    assert ensemble_scores(cols, valid)[2] < min(np.delete(want, 2))
+    with pytest.raises(KeyError):
+        ensemble_scores({"meco": cols["meco"]}, valid)
