@@ -41,7 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from archscore.base import ESTIMATORS, create_estimator
-from archscore.bench.report import Report, Table, command_line, publish, settings_from_args
+from archscore.bench.report import Report, Table, command_line, publish, render_markdown, settings_from_args
 from archscore.benchmarks import load_nasbench_graph, load_nasbench_suite_zero, load_nb201
 from archscore.encodings import lookup_scores
 from archscore.metrics import kendall, spearman
@@ -198,6 +198,11 @@ def build_report(summary: pd.DataFrame, command: str, settings: dict[str, Any]) 
                 table.add(f"{pred}{note}", enc, *cells, f"{big['fit_s'] + big['predict_s']:.2f}")
             report.section(f"{task}: {metric.capitalize()} (mean ± std over {int(sub['splits'].max())} splits)", table=table)
     return report
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    """The tables of :func:`build_report` as Markdown, without the command and settings header."""
+    return render_markdown(build_report(summary, "", {}), header=False)
 
 
 def plot(summary: pd.DataFrame, path: Path) -> None:

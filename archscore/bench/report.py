@@ -111,10 +111,15 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|") if text else " "
 
 
-def render_markdown(report: Report) -> str:
-    """Markdown form: the same sections as :func:`render_text`, in the same order."""
-    out = [f"# {report.title}", "", "Produced by:", "", "```", report.command, "```", "", "| setting | value |", "| --- | --- |"]
-    out += [f"| {k} | {_md_cell(_fmt_setting(v))} |" for k, v in report.settings.items()]
+def render_markdown(report: Report, *, header: bool = True) -> str:
+    """Markdown form: the same sections as :func:`render_text`, in the same order.
+
+    ``header=False`` leaves out the title, command line and settings (tables only, e.g. to embed them elsewhere).
+    """
+    out = []
+    if header:
+        out = [f"# {report.title}", "", "Produced by:", "", "```", report.command, "```", "", "| setting | value |", "| --- | --- |"]
+        out += [f"| {k} | {_md_cell(_fmt_setting(v))} |" for k, v in report.settings.items()]
     for sec in report.sections:
         out += ["", f"## {sec.title}", ""]
         if sec.lines:
@@ -123,7 +128,7 @@ def render_markdown(report: Report) -> str:
             out.append("| " + " | ".join(_md_cell(c) for c in sec.table.columns) + " |")
             out.append("| " + " | ".join("---" if i < sec.table.left else "---:" for i in range(len(sec.table.columns))) + " |")
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in sec.table.rows]
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(out).strip() + "\n"
 
 
 def write_markdown(report: Report, folder: Path, name: str = "results.md") -> Path:
