@@ -1,10 +1,12 @@
-"""Benchmarks against ground truth: ``archscore bench NAME`` (applications layer).
+"""Benchmarks against ground truth (``archscore bench NAME``).
 
-Each benchmark module exposes ``add_arguments(parser)`` and ``run(args) -> int``
-and writes ``OUT/results.md`` (the command line, the settings and the result
-tables) through :mod:`archscore.bench.report`; adding one is one line in
-:data:`COMMANDS`. A benchmark whose checks fail exits with status 1.
+Each benchmark prints its report and, with ``--out``, writes ``OUT/results.md``:
+the exact command line, the settings and the same tables as printed. A
+benchmark whose checks fail exits with status 1.
 """
+
+# Each module listed here exposes add_arguments(parser) and run(args) -> int and renders through
+# archscore.bench.report; adding a benchmark is one line in this table (the CLI imports only the one run).
 
 #: ``archscore bench <name>`` -> (implementing module, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
