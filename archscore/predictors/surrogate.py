@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from archscore.base import Estimator, Tags, register_estimator
-from archscore.encodings import ENCODINGS, Encoding, get_encoding
-from archscore.encodings.base import CONCAT_SEP
+from archscore.encodings import ENCODINGS, ConcatEncoding, Encoding, ZCEncoding, get_encoding
+from archscore.encodings.registry import CONCAT_SEP, encoding_parts
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,24 @@ def _encoding_needs_scores(encoding: Any) -> bool:
     if isinstance(encoding, Encoding):
         return bool(encoding.needs_scores)
     if isinstance(encoding, str):
-        return any(ENCODINGS.get(part.strip()).needs_scores for part in encoding.split(CONCAT_SEP) if part.strip())
+        parts = encoding_parts(encoding) if CONCAT_SEP in encoding else [encoding]
+        return any(ENCODINGS.get(part).needs_scores for part in parts)
     return False
+
+
+def proxy_columns(encoding: Encoding) -> np.ndarray:
+    """Output columns of a fitted encoding that hold zero-cost proxy scores (its :class:`ZCEncoding` parts).
+
+    A :class:`ConcatEncoding` says which columns came from which part
+    (``part_slices_``); nothing is parsed from feature names.
+    """
+    if isinstance(encoding, ZCEncoding):
+        return np.arange(encoding.n_features_out_)
+    if isinstance(encoding, ConcatEncoding):
+        every = np.arange(encoding.n_features_out_)
+        cols = [every[encoding.part_slices_[name]] for name, part in encoding.fitted_ if isinstance(part, ZCEncoding)]
+        return np.concatenate(cols) if cols else np.zeros(0, dtype=int)
+    return np.zeros(0, dtype=int)
 
 
 def transform_targets(y: np.ndarray, how: str | None) -> np.ndarray:
@@ -354,7 +370,7 @@ class SurrogatePredictor(EncodedPredictor):
             raise ValueError(f"prior_weight must be a finite number >= 0, got {self.prior_weight!r}")
         self.prior_, self.prior_weights_, self.prior_share_ = None, None, 0.0
         names = self.encoding_.get_feature_names_out()
-        cols = [i for i, name in enumerate(names) if str(name).rsplit("/", 1)[-1].startswith("zc:")]
+        cols = [int(c) for c in proxy_columns(self.encoding_)]
         if weight == 0 or not cols or len(y) >= self.small_n:
             return
         Z = X[:, cols]

@@ -349,7 +349,3 @@ class EarlyStopping:
     def __repr__(self) -> str:
         return f"EarlyStopping(total_epochs={self.total_epochs}, threshold={self.threshold}, method={self.method!r})"
 
-
-def interval_z(level: float) -> float:
-    """The Gaussian quantile for a central interval of coverage ``level``."""
-    return float(norm.ppf(0.5 + level / 2)) if 0 < level < 1 else math.nan
