@@ -17,7 +17,6 @@ least :data:`MIN_POINTS` finite values. Predictions outside the valid range
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
