@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from archscore.arch import INPUT_OP, OUTPUT_OP, Arch
 from archscore.base import register_estimator
@@ -66,8 +68,6 @@ class GINPredictor(EncodedPredictor):
 
     # graphs -> dense tensors
     def _tensors(self, archs: list[Arch]):
-        import torch
-
         labels = {lab: k for k, lab in enumerate(self.labels_)}
         n = max(max(a.graph.number_of_nodes() for a in archs), self.max_nodes_)
         H = torch.zeros(len(archs), n, len(labels))
@@ -88,8 +88,6 @@ class GINPredictor(EncodedPredictor):
         return H, A, M
 
     def _fit(self, archs, y, **context):
-        import torch
-
         if len(archs) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 training architectures with targets, got {len(archs)}")
         self.spaces_ = tuple(sorted({a.space for a in archs}))
@@ -120,8 +118,6 @@ class GINPredictor(EncodedPredictor):
         self.net_ = net
 
     def _predict(self, archs, return_std: bool = False, **context):
-        import torch
-
         G = self.encoding_.transform(archs, **context) if self.encoding_ is not None else np.zeros((len(archs), 0))
         H, A, M = self._tensors(archs)
         Gt = torch.as_tensor((G - self.g_mean_) / self.g_scale_, dtype=torch.float32)
@@ -130,33 +126,25 @@ class GINPredictor(EncodedPredictor):
         return out * self.y_scale_ + self.y_mean_
 
 
-def _make_gin(n_labels: int, n_global: int, hidden: int, n_layers: int):
-    import torch
-    from torch import nn
+class _GIN(nn.Module):
+    """The directed GIN (module level, so fitted predictors pickle)."""
 
-    class GIN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.embed = nn.Linear(n_labels, hidden)
-            self.eps = nn.Parameter(torch.zeros(n_layers))
-            self.mlps = nn.ModuleList(
-                nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()) for _ in range(n_layers)
-            )
-            self.head = nn.Sequential(nn.Linear(hidden + n_global, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    def __init__(self, n_labels: int, n_global: int, hidden: int, n_layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(n_labels, hidden)
+        self.eps = nn.Parameter(torch.zeros(n_layers))
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()) for _ in range(n_layers)
+        )
+        self.head = nn.Sequential(nn.Linear(hidden + n_global, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-        def forward(self, H, A, M, G):
-            h = self.embed(H) * M
-            for k, mlp in enumerate(self.mlps):
-                pred = A @ h  # sum over predecessors
-                succ = A.transpose(1, 2) @ h  # sum over successors
-                h = mlp(torch.cat([(1 + self.eps[k]) * h, pred, succ], dim=-1)) * M
-            return self.head(torch.cat([h.sum(dim=1), G], dim=-1)).squeeze(-1)
-
-    return GIN()
-
-
-def _GIN(n_labels: int, n_global: int, hidden: int, n_layers: int):
-    return _make_gin(n_labels, n_global, hidden, n_layers)
+    def forward(self, H, A, M, G):
+        h = self.embed(H) * M
+        for k, mlp in enumerate(self.mlps):
+            pred = A @ h  # sum over predecessors
+            succ = A.transpose(1, 2) @ h  # sum over successors
+            h = mlp(torch.cat([(1 + self.eps[k]) * h, pred, succ], dim=-1)) * M
+        return self.head(torch.cat([h.sum(dim=1), G], dim=-1)).squeeze(-1)
 
 
 register_estimator("gnn", GINPredictor, description="directed GIN over the DAG (plain torch), one-hot op node features",

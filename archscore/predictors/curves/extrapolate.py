@@ -94,7 +94,7 @@ def _points(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extrapolate_fraction(
     values: np.ndarray,
     at_epoch: int,
-    total_epochs: int,
+    schedule_epochs: int,
     *,
     method: str = "combo",
     time: str = "epoch",
@@ -104,6 +104,10 @@ def extrapolate_fraction(
     noise_gain: float | Sequence[float] = NOISE_GAIN,
 ) -> tuple[float, float, bool]:
     """Core of :func:`extrapolate` on a validated curve in fractions: (mean, std, clipped).
+
+    ``at_epoch`` is the epoch to predict; ``schedule_epochs`` the length of the
+    cosine learning-rate schedule the run follows (used by the cosine schedule
+    model and the cosine time only).
 
     ``std`` is NaN for the baselines; ``temperature``/``envelope``/``schedule``
     None take the method's defaults (:func:`method_defaults`).
@@ -132,15 +136,15 @@ def extrapolate_fraction(
         raise ValueError(f"schedule='cosine' sets its own abscissa (the cumulative learning rate); use time='epoch', got time={time!r}")
 
     def abscissa(e, warp):
-        return cumulative_lr(e, total_epochs) if schedule == "cosine" else schedule_time(e, total_epochs, warp)
+        return cumulative_lr(e, schedule_epochs) if schedule == "cosine" else schedule_time(e, schedule_epochs, warp)
 
     # schedule-aware model: annealed accuracy a(S) on the cumulative learning rate S, observed with an
     # SGD-noise excess error, 1 - y(t) = (1 - a(S(t))) (1 + g lr(t)); several gains g = an equal-weight
     # prior over g, i.e. a mixture of the models
     comps: list[tuple[float, float]] = []
     for g in (gains if schedule == "cosine" else (0.0,)):
-        yg = 1.0 - (1.0 - y_raw) / (1.0 + g * cosine_lr(epochs, total_epochs)) if schedule == "cosine" else y_raw
-        gain_at = 1.0 + g * float(cosine_lr(np.array([at_epoch]), total_epochs)[0]) if schedule == "cosine" else 1.0
+        yg = 1.0 - (1.0 - y_raw) / (1.0 + g * cosine_lr(epochs, schedule_epochs)) if schedule == "cosine" else y_raw
+        gain_at = 1.0 + g * float(cosine_lr(np.array([at_epoch]), schedule_epochs)[0]) if schedule == "cosine" else 1.0
         if envelope:  # fit the best-so-far curve (the upper envelope of a noisy curve)
             yg = np.maximum.accumulate(yg)
         if method in COMBOS:
@@ -182,6 +186,7 @@ def extrapolate(
     at_epoch: int | None = None,
     *,
     total_epochs: int,
+    schedule_epochs: int | None = None,
     method: str = "combo",
     level: float = 0.9,
     scale: Any = "auto",
@@ -200,8 +205,12 @@ def extrapolate(
     at_epoch : int, optional
         Epoch to predict (1-based); default ``total_epochs``.
     total_epochs : int
-        Length of the full training run (the curve may not be longer; the
-        ``"cosine"`` time needs it).
+        Length of the full training run, whose last epoch is predicted by
+        default (the curve may not be longer).
+    schedule_epochs : int, optional
+        Length of the cosine learning-rate schedule the run follows; default
+        ``total_epochs``. Only the cosine schedule model and the cosine time
+        read it (after ``schedule_epochs`` the rate is zero).
     method : str, default="combo"
         ``"last"``, ``"best"``, one of the eleven families
         (:data:`~archscore.predictors.curves.parametric.FAMILY_NAMES`),
@@ -227,15 +236,14 @@ def extrapolate(
         ``combo``, False otherwise.
     schedule : {"cosine", "none"} or None, default=None
         The learning-rate schedule of the run. ``"cosine"`` (cosine annealing
-        from epoch 0 to ``total_epochs``) fits the annealed accuracy ``a`` on
+        from epoch 0 to ``schedule_epochs``) fits the annealed accuracy ``a`` on
         the cumulative learning rate ``S(t)`` (:func:`~.parametric.cumulative_lr`)
         with an SGD-noise excess error that vanishes as the rate anneals:
         ``1 - y(t) = (1 - a(S(t))) (1 + g lr(t))`` (our model, after
         the annealing-area idea of Tissue et al., "Scaling law with learning
         rate annealing", 2024); ``"none"`` models no schedule (the epoch or
         ``time`` abscissa). None: ``"cosine"`` for ``combo`` with ``time="epoch"``,
-        ``"none"`` otherwise. Use ``"none"`` for runs that are not cosine-annealed over
-        ``total_epochs``.
+        ``"none"`` otherwise. Use ``"none"`` for runs that are not cosine-annealed.
     noise_gain : float or sequence of float, default=(0.2, 0.8, 1.4)
         Gain ``g`` of the cosine-schedule model; a sequence is an equal-weight
         prior over its values (the predictive is the mixture). The default
@@ -255,6 +263,7 @@ def extrapolate(
     0.8877
     """
     T = check_total_epochs(total_epochs, "extrapolate")
+    S = T if schedule_epochs is None else check_total_epochs(schedule_epochs, "extrapolate", label="schedule_epochs")
     arr = as_curve(curve, total_epochs=T)
     s = resolve_scale(scale, arr)
     check_range(arr, s)
@@ -263,7 +272,7 @@ def extrapolate(
         raise ValueError(f"at_epoch must be an integer in [1, total_epochs={T}], got {at_epoch!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    mean, std, clipped = extrapolate_fraction(arr / s, int(at), T, method=method, time=time, temperature=temperature, envelope=envelope,
+    mean, std, clipped = extrapolate_fraction(arr / s, int(at), S, method=method, time=time, temperature=temperature, envelope=envelope,
                                               schedule=schedule, noise_gain=noise_gain)
     if np.isfinite(std):
         z = norm.ppf(0.5 + level / 2)
