@@ -166,7 +166,10 @@ def check_clone_get_params_roundtrip(name: str, est: Estimator) -> None:
     """``clone`` and ``set_params(**get_params())`` give back the same parameters."""
     params = est.get_params(deep=False)
     want = {k: _digest(v) for k, v in params.items()}
-    cloned = clone(est)
+    try:
+        cloned = clone(est)
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(f"{name}: clone failed: {type(exc).__name__}: {exc}") from exc
     assert type(cloned) is type(est), f"{name}: clone changed the type to {type(cloned).__name__}"
     got = {k: _digest(v) for k, v in cloned.get_params(deep=False).items()}
     assert got == want, f"{name}: clone changed parameter(s) {_changed(want, got)}"
@@ -450,7 +453,10 @@ def check_encoding_pickle_roundtrip(name: str, enc) -> None:
     """A fitted encoding survives ``pickle`` and transforms the same afterwards."""
     e = _fitted_encoding(enc)
     X = _transform(e)
-    back = pickle.loads(pickle.dumps(e))
+    try:
+        back = pickle.loads(pickle.dumps(e))
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(f"{name}: a fitted encoding cannot be pickled: {type(exc).__name__}: {exc}") from exc
     assert _close(_transform(back), X), f"{name}: features changed after a pickle round trip"
 
 
