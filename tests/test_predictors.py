@@ -36,7 +36,7 @@ def toy_data():
 @pytest.mark.parametrize("name", sorted(FAST))
 def test_learns_from_ten_archs(name, toy_data):
     archs, y = toy_data
-    est = create_estimator(name, random_state=0, **FAST[name]).fit(archs[:10], y[:10])
+    est = create_estimator(name, seed=0, **FAST[name]).fit(archs[:10], y[:10])
     pred = est.predict(archs[10:])
     assert pred.shape == (30,) and np.all(np.isfinite(pred))
     assert kendall(y[10:], pred) > 0.3, f"{name} did not learn a simple monotone signal"

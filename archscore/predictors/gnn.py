@@ -44,7 +44,8 @@ class GINPredictor(EncodedPredictor):
     weight_decay : float, default=1e-4
     batch_size : int, default=64
     target_transform : {None, "rank", "log_error"}, default=None
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
 
     Notes
     -----
@@ -54,7 +55,7 @@ class GINPredictor(EncodedPredictor):
 
     def __init__(self, encoding: Any = None, ops: Any = "auto", hidden: int = 64, n_layers: int = 3, epochs: int = 200,
                  lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 64, target_transform: str | None = None,
-                 random_state: int | None = 0) -> None:
+                 seed: int = 0) -> None:
         self.encoding = encoding
         self.ops = ops
         self.hidden = hidden
@@ -64,7 +65,7 @@ class GINPredictor(EncodedPredictor):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.target_transform = target_transform
-        self.random_state = random_state
+        self.seed = seed
 
     # graphs -> dense tensors
     def _tensors(self, archs: list[Arch]):
@@ -102,7 +103,7 @@ class GINPredictor(EncodedPredictor):
         Gt = torch.as_tensor((G - self.g_mean_) / self.g_scale_, dtype=torch.float32)
         Y = torch.as_tensor((yt - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed(self.random_state))
+            torch.manual_seed(_seed(self.seed))
             net = _GIN(len(self.labels_), G.shape[1], int(self.hidden), int(self.n_layers))
             opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             n, bs = len(Y), int(self.batch_size)

@@ -37,7 +37,8 @@ class MLPEnsemblePredictor(EncodedPredictor):
     batch_size : int, default=32
     loss : {"mae", "mse"}, default="mae"
     target_transform : {None, "rank", "log_error"}, default=None
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
     """
 
     def __archscore_tags__(self) -> Tags:
@@ -47,7 +48,7 @@ class MLPEnsemblePredictor(EncodedPredictor):
 
     def __init__(self, encoding: Any = "path", n_models: int = 5, n_layers: int = 10, width: int = 20, epochs: int = 200,
                  lr: float = 0.01, batch_size: int = 32, loss: str = "mae", target_transform: str | None = None,
-                 random_state: int | None = 0) -> None:
+                 seed: int = 0) -> None:
         self.encoding = encoding
         self.n_models = n_models
         self.n_layers = n_layers
@@ -57,7 +58,7 @@ class MLPEnsemblePredictor(EncodedPredictor):
         self.batch_size = batch_size
         self.loss = loss
         self.target_transform = target_transform
-        self.random_state = random_state
+        self.seed = seed
 
     def _fit_model(self, X, y):
         if self.loss not in ("mae", "mse"):
@@ -69,7 +70,7 @@ class MLPEnsemblePredictor(EncodedPredictor):
         yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         M, n, bs = int(self.n_models), len(yt), int(self.batch_size)
         with torch.random.fork_rng(devices=[]):  # deterministic without touching the caller's RNG state
-            torch.manual_seed(_seed(self.random_state))
+            torch.manual_seed(_seed(self.seed))
             net = _BatchedMLP(M, Xt.shape[1], int(self.width), int(self.n_layers))
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
             for _ in range(int(self.epochs)):
