@@ -139,7 +139,9 @@ class CheapTraining(Estimator):
     def __archscore_tags__(self) -> Tags:
         tags = super().__archscore_tags__()
         tags.family = "training"
-        tags.output.units = "accuracy"
+        # percent accuracy, or whatever a curve Estimator used as extrapolator predicts
+        ex = getattr(self, "extrapolator", None)
+        tags.output.units = ex.get_tags().output.units if isinstance(ex, Estimator) else "accuracy"
         return tags
 
     def __init__(self, epochs: int = 12, schedule_epochs: int | None = None, data_path: str | None = None, limit: int | None = None,
