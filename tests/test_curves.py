@@ -81,7 +81,7 @@ def test_interval_widens_with_the_horizon():
 
 
 def test_combo_calibration_on_noisy_pow3_curves():
-    """90% intervals from 15 noisy points of well-specified curves cover most truths (not all, not none)."""
+    """90% intervals from 15 noisy points of well-specified curves cover at least 70% of the truths (all 40 here)."""
     rng = np.random.default_rng(1)
     hits, n = 0, 40
     for _ in range(n):
@@ -89,7 +89,7 @@ def test_combo_calibration_on_noisy_pow3_curves():
         y = pow3(T_EPOCHS[:15], c, a, al) + rng.normal(0, 0.01, 15)
         r = extrapolate(y, total_epochs=60, method="combo", level=0.9, schedule="none")
         hits += r.low <= pow3(60, c, a, al) <= r.high
-    assert 0.7 <= hits / n <= 1.0
+    assert hits / n >= 0.7
 
 
 def test_baselines_are_exact_and_skip_nan():
