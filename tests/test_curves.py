@@ -428,3 +428,15 @@ def test_a_sequence_of_noise_gains_is_their_equal_mixture():
     for bad in ([], (0.5, -0.1), "0.8", True):
         with pytest.raises(ValueError, match="noise_gain"):
             extrapolate(y, total_epochs=200, noise_gain=bad)
+
+
+def test_horizon_and_schedule_length_are_separate_parameters():
+    y = 100 * pow3(T_EPOCHS)
+    est = archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=200)
+    want = extrapolate(y, 100, total_epochs=200, method="combo").mean  # epoch 100 of a 200-epoch cosine run
+    assert est.predict(None, curves=[y])[0] == pytest.approx(want, rel=1e-12)
+    # the schedule length changes the cosine schedule model's answer at the same horizon
+    same = archscore.create_estimator("lc:combo", total_epochs=100).predict(None, curves=[y])[0]
+    assert same == pytest.approx(extrapolate(y, total_epochs=100, method="combo").mean, rel=1e-12) and same != pytest.approx(want)
+    with pytest.raises(ValueError, match="schedule_epochs must be a positive integer"):
+        archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=0).predict(None, curves=[y])

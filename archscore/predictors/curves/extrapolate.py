@@ -287,6 +287,7 @@ def probability_of_improvement(
     best_so_far: float,
     *,
     total_epochs: int,
+    schedule_epochs: int | None = None,
     method: str = "combo",
     scale: Any = "auto",
     time: str = "epoch",
@@ -298,14 +299,15 @@ def probability_of_improvement(
     """Probability that the run's accuracy at ``total_epochs`` exceeds ``best_so_far``.
 
     Uses the Gaussian predictive distribution of :func:`extrapolate`;
-    ``best_so_far`` is in the curve's scale. A curve already at or past the
+    ``best_so_far`` is in the curve's scale; ``schedule_epochs`` as in
+    :func:`extrapolate`. A curve already at or past the
     final epoch returns 1.0 or 0.0 by its last value.
     """
     if best_so_far is None or not np.isfinite(best_so_far):
         raise ValueError(f"best_so_far must be a finite accuracy, got {best_so_far!r}")
     if method in ("last", "best"):
         raise ValueError(f"method {method!r} has no predictive distribution; use a family name or 'combo'")
-    r = extrapolate(curve, total_epochs=total_epochs, method=method, scale=scale, time=time, temperature=temperature, envelope=envelope,
+    r = extrapolate(curve, total_epochs=total_epochs, schedule_epochs=schedule_epochs, method=method, scale=scale, time=time, temperature=temperature, envelope=envelope,
                     schedule=schedule, noise_gain=noise_gain)
     if len(curve) >= total_epochs or not r.std > 0:
         return float(r.mean > best_so_far)
@@ -328,14 +330,15 @@ class EarlyStopping:
         Stop when the probability of improvement falls below this.
     min_epochs : int, default=3
         Never stop before this many epochs.
-    method, scale, time, temperature, envelope, schedule, noise_gain
+    schedule_epochs, method, scale, time, temperature, envelope, schedule, noise_gain
         As in :func:`extrapolate`.
     """
 
-    def __init__(self, total_epochs: int, *, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
+    def __init__(self, total_epochs: int, *, schedule_epochs: int | None = None, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
                  scale: Any = "auto", time: str = "epoch", temperature: float | str | None = None, envelope: bool | None = None,
                  schedule: str | None = None, noise_gain: float | Sequence[float] = NOISE_GAIN) -> None:
         self.total_epochs = check_total_epochs(total_epochs, "EarlyStopping")
+        self.schedule_epochs = schedule_epochs
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
@@ -344,7 +347,7 @@ class EarlyStopping:
         self.schedule, self.noise_gain = schedule, noise_gain
 
     def __call__(self, curve: Sequence[float], best_so_far: float) -> float:
-        return probability_of_improvement(curve, best_so_far, total_epochs=self.total_epochs, method=self.method,
+        return probability_of_improvement(curve, best_so_far, total_epochs=self.total_epochs, schedule_epochs=self.schedule_epochs, method=self.method,
                                           scale=self.scale, time=self.time, temperature=self.temperature, envelope=self.envelope,
                                           schedule=self.schedule, noise_gain=self.noise_gain)
 
