@@ -24,6 +24,22 @@ Context keywords
     Precomputed proxy scores: a mapping from ``arch.key`` or architecture
     string to ``{proxy: value}``, or a ``pandas.DataFrame`` indexed that way.
 
+Seeds
+-----
+One word for randomness everywhere: an estimator whose predictions depend
+on random numbers takes the integer parameter ``seed`` (default 0), and the
+same ``seed`` with the same inputs gives the same predictions (the
+``check_deterministic_under_seed`` contract check). It seeds everything the
+estimator draws: scikit-learn's and XGBoost's ``random_state``, torch
+(inside :func:`torch.random.fork_rng`, so the caller's RNG state is left
+alone), data splits and folds. No estimator takes ``random_state``; the
+name appears only where archscore passes ``seed`` on to a library.
+Estimators that build networks have one more, ``init_seed``: the seed set
+right before each network is built (default: ``seed``), kept apart so that
+a published protocol's initialisation (e.g. 42 for the NAS-Bench-201
+reference scores) can be combined with any ``seed``. Command-line flags use
+the same names: ``--seed`` and ``--init-seed``.
+
 Subclasses declare what they need through typed tags (:class:`Tags`) and
 implement ``_fit`` and ``_predict``; the base class validates the input and the
 context once, for everyone.

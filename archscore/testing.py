@@ -1,44 +1,59 @@
-"""Contract checks every registered estimator must pass (like scikit-learn's ``check_estimator``).
+"""Named contract checks for estimators and encodings (scikit-learn's ``estimator_checks`` model).
 
-The common test ``tests/test_estimator_contract.py`` runs :func:`check_estimator`
-over the whole registry, so an estimator added anywhere joins these checks
-without new test code. The inputs are tiny and synthetic: a narrow NB201 space
-(``C=4, N=1``) for anything that builds models, an 8-image random batch,
-synthetic learning curves and losses, and synthetic proxy scores.
+Every ``check_*`` function takes a registry name and an unfitted object,
+does its own work on small synthetic inputs and raises ``AssertionError``
+(with the name and what broke) when the contract does not hold. The common
+tests (``tests/test_estimator_contract.py``) run every check in
+:data:`ESTIMATOR_CHECKS` on every registered estimator and every check in
+:data:`ENCODING_CHECKS` on every registered encoding, each as its own pytest
+case, so an estimator registered anywhere joins them without new test code.
+:func:`check_estimator` and :func:`check_encoding_all` run them all at once.
 
-An estimator whose defaults are too slow for a unit test declares cheaper
-ones at registration: ``register_estimator(name, cls, test_params={...})``.
+Inputs are tiny and synthetic (:func:`make_contract_inputs`): NB201 cells
+built by the narrow :data:`TEST_SPACE`, an 8-image random batch, learning
+curves, losses and proxy scores. An estimator whose defaults are too slow
+for unit tests declares cheaper ones at registration,
+``register_estimator(name, cls, test_params={...})`` (:func:`estimator_for_tests`
+applies them).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import functools
+import hashlib
+import pickle
+from typing import Any, Callable
 
 import numpy as np
+from joblib import hash as joblib_hash
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from archscore.arch import Arch
-from archscore.base import ESTIMATORS, Estimator, create_estimator, needed_context
+from archscore.base import ESTIMATORS, Estimator, InputTags, OutputTags, Tags, create_estimator, needed_context
+from archscore.encodings import get_encoding
+from archscore.spaces import get_space
 
-#: Keyword options of the narrow NB201 space used in contract tests.
-TEST_SPACE_OPTIONS = {"C": 4, "N": 1}
+#: The narrow NB201 space (C=4 channels, N=1 cell per stage) that builds every model in tests.
+TEST_SPACE = get_space("nb201", C=4, N=1)
+
+#: Output units an estimator may declare (``Tags.output.units``).
+UNITS = ("accuracy", "score")
+
+#: Architectures ``fit`` sees and the ones ``predict`` scores: two seen at fit, one not.
+TRAIN = list(range(0, 6))
+TEST = [4, 5, 6]
 
 
-def make_contract_inputs(n: int = 12, seed: int = 0) -> tuple[list[Arch], np.ndarray, dict[str, Any]]:
-    """Archs, targets and every kind of context, small and synthetic but structured.
-
-    Targets grow with the number of convolutions in the cell, curves rise
-    towards them, losses fall, and proxy scores correlate with them, so a
-    learning estimator has something to learn.
-    """
+# ------------------------------------------------------------------ inputs
+@functools.lru_cache(maxsize=4)
+def _contract_inputs(n: int, seed: int) -> tuple[list[Arch], np.ndarray, dict[str, Any]]:
     import torch
-
-    from archscore.spaces import get_space
 
     rng = np.random.default_rng(seed)
     space = get_space("nb201")
-    # distinct, connected cells
-    archs = [a for a in space.sample(4 * n, seed=seed) if a.is_connected()][:n]
+    archs = [a for a in space.sample(4 * n, seed=seed) if a.is_connected()][:n]  # distinct, connected cells
     n_conv = np.array([sum(op.startswith("nor_conv") for op in a.ops) for a in archs], dtype=float)
     y = 60 + 5 * n_conv + rng.normal(0, 1, size=n)
     epochs = np.arange(1, 21)
@@ -47,8 +62,22 @@ def make_contract_inputs(n: int = 12, seed: int = 0) -> tuple[list[Arch], np.nda
     scores = {a.key: {"synflow": float(yi + rng.normal(0, 2)), "jacov": float(-yi + rng.normal(0, 5))} for a, yi in zip(archs, y)}
     g = torch.Generator().manual_seed(seed)
     data = (torch.randn(8, 3, 32, 32, generator=g), torch.randint(0, 10, (8,), generator=g))
-    context = {"data": data, "curves": curves, "losses": losses, "scores": scores}
-    return archs, y, context
+    return archs, y, {"data": data, "curves": curves, "losses": losses, "scores": scores}
+
+
+def make_contract_inputs(n: int = 12, seed: int = 0) -> tuple[list[Arch], np.ndarray, dict[str, Any]]:
+    """Archs, targets and every kind of context: small, synthetic, structured, and a fresh copy per call.
+
+    Targets grow with the number of convolutions in the cell, curves (of 10
+    to 14 epochs) rise towards them, losses fall, and proxy scores correlate
+    with them, so a learning estimator has something to learn.
+    """
+    return copy.deepcopy(_contract_inputs(n, seed))
+
+
+def estimator_for_tests(name: str) -> Estimator:
+    """The registered estimator ``name`` created with its ``test_params`` (cheap settings for tests)."""
+    return create_estimator(name, **ESTIMATORS.metadata(name).get("test_params", {}))
 
 
 def context_for(est: Estimator, context: dict[str, Any]) -> dict[str, Any]:
@@ -65,74 +94,392 @@ def _subset(context: dict[str, Any], idx: list[int]) -> dict[str, Any]:
     return out
 
 
-def check_estimator(name: str) -> None:
-    """Run the contract checks on the registered estimator ``name``; raises ``AssertionError``."""
-    meta = ESTIMATORS.metadata(name)
-    params = dict(meta.get("test_params", {}))
-    est = create_estimator(name, **params)
-    assert isinstance(est, Estimator), f"{name}: create_estimator must return an Estimator"
+def _split(est: Estimator, idx: list[int], inputs=None):
+    """(archs, y, context) of the rows ``idx``, with only the context ``est`` needs."""
+    archs, y, context = inputs if inputs is not None else make_contract_inputs()
+    return [archs[i] for i in idx], y[idx], _subset(context_for(est, context), idx)
 
-    # __init__ only stores parameters; clone and set_params round-trip them.
-    got = est.get_params(deep=False)
-    for k, v in params.items():
-        assert got.get(k) is v or got.get(k) == v, f"{name}: parameter {k} not stored as given"
-    assert not [a for a in vars(est) if a.endswith("_") and not a.startswith("_")], f"{name}: __init__ set fitted state"
-    cloned = clone(est)
-    assert type(cloned) is type(est) and cloned.get_params(deep=False).keys() == got.keys()
-    est.set_params(**{k: v for k, v in got.items()})
 
-    archs, y, full_context = make_contract_inputs()
-    ctx = context_for(est, full_context)
+def _fitted(est: Estimator, inputs=None) -> Estimator:
+    archs, y, ctx = _split(est, TRAIN, inputs)
+    return clone(est).fit(archs, y, **ctx)
+
+
+def _predict(est: Estimator, idx: list[int] = TEST, inputs=None, **kwargs: Any):
+    archs, _, ctx = _split(est, idx, inputs)
+    return est.predict(archs, **ctx, **kwargs)
+
+
+def _digest(value: Any) -> str:
+    """A content hash of ``value`` (joblib's; the pickle bytes where joblib cannot hash it, e.g. masked arrays)."""
+    try:
+        return joblib_hash(value)
+    except Exception:  # noqa: BLE001 - joblib fails on some picklable objects; their pickle still shows a change
+        return hashlib.sha1(pickle.dumps(value)).hexdigest()
+
+
+def _hashes(obj: Any) -> dict[str, str]:
+    return {k: _digest(v) for k, v in vars(obj).items()}
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True))
+
+
+# -------------------------------------------------------- estimator checks
+def check_tags_typed(name: str, est: Estimator) -> None:
+    """``get_tags()`` returns typed :class:`Tags` with valid values, a fresh object on every call."""
     tags = est.get_tags()
+    assert isinstance(tags, Tags), f"{name}: get_tags() returned {type(tags).__name__}, not archscore.base.Tags"
+    assert isinstance(tags.input, InputTags) and isinstance(tags.output, OutputTags), f"{name}: tags.input/output have the wrong types"
+    for group in (tags.input, tags.output):
+        for field in type(group).__dataclass_fields__:
+            value = getattr(group, field)
+            if field != "units":
+                assert isinstance(value, bool), f"{name}: tag {type(group).__name__}.{field} is {value!r}, not a bool"
+    assert isinstance(tags.requires_fit, bool), f"{name}: tag requires_fit is {tags.requires_fit!r}, not a bool"
+    assert tags.output.units in UNITS, f"{name}: tag output.units is {tags.output.units!r}, expected one of {UNITS}"
+    assert isinstance(tags.family, str) and tags.family, f"{name}: tag family must be a non-empty string, got {tags.family!r}"
+    # per-instance: changing the returned tags must not change the estimator's
+    tags.input.needs_data = not tags.input.needs_data
+    tags.output.units = "changed"
+    again = est.get_tags()
+    assert again.input.needs_data != tags.input.needs_data and again.output.units in UNITS, \
+        f"{name}: get_tags() hands out a shared object; build fresh tags in __archscore_tags__"
 
-    # A missing required context names what is missing.
-    for key in ctx:
-        partial = {k: v for k, v in ctx.items() if k != key}
+
+def check_init_stores_params_only(name: str, est: Estimator) -> None:
+    """``__init__`` stores each keyword parameter as given, under its own name, and nothing else."""
+    params = est.get_params(deep=False)
+    made = type(est)(**params)
+    extra = sorted(set(vars(made)) - set(params))
+    assert not extra, f"{name}: __init__ set attributes that are not parameters: {extra}"
+    for k, v in params.items():
+        assert getattr(made, k) is v, f"{name}: __init__ did not store parameter {k!r} as given (validate or convert in fit/predict)"
+
+
+def check_clone_get_params_roundtrip(name: str, est: Estimator) -> None:
+    """``clone`` and ``set_params(**get_params())`` give back the same parameters."""
+    params = est.get_params(deep=False)
+    want = {k: _digest(v) for k, v in params.items()}
+    try:
+        cloned = clone(est)
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(f"{name}: clone failed: {type(exc).__name__}: {exc}") from exc
+    assert type(cloned) is type(est), f"{name}: clone changed the type to {type(cloned).__name__}"
+    got = {k: _digest(v) for k, v in cloned.get_params(deep=False).items()}
+    assert got == want, f"{name}: clone changed parameter(s) {_changed(want, got)}"
+    other = clone(est)
+    assert other.set_params(**params) is other, f"{name}: set_params must return self"
+    got = {k: _digest(v) for k, v in other.get_params(deep=False).items()}
+    assert got == want, f"{name}: set_params(**get_params()) changed parameter(s) {_changed(want, got)}"
+
+
+def check_fit_returns_self(name: str, est: Estimator) -> None:
+    """``fit`` returns the estimator itself and stores its state in attributes ending in ``_``."""
+    e = clone(est)
+    before = set(vars(e))
+    archs, y, ctx = _split(e, TRAIN)
+    out = e.fit(archs, y, **ctx)
+    assert out is e, f"{name}: fit returned {type(out).__name__}, not self"
+    new = sorted(set(vars(e)) - before)
+    bad = [a for a in new if not (a.endswith("_") or a.startswith("_"))]
+    assert new and not bad, f"{name}: fit must store its state in attributes ending in '_' (new: {new})"
+
+
+def check_fit_keeps_params(name: str, est: Estimator) -> None:
+    """``fit`` does not change the parameters (learned values go to ``*_`` attributes)."""
+    e = clone(est)
+    want = {k: _digest(v) for k, v in e.get_params(deep=False).items()}
+    archs, y, ctx = _split(e, TRAIN)
+    e.fit(archs, y, **ctx)
+    got = {k: _digest(v) for k, v in e.get_params(deep=False).items()}
+    assert got == want, f"{name}: fit changed parameter(s) {_changed(want, got)}"
+
+
+def check_not_fitted_error(name: str, est: Estimator) -> None:
+    """``requires_fit`` estimators raise ``NotFittedError`` before fit; the others predict without fit."""
+    e = clone(est)
+    if e.get_tags().requires_fit:
         try:
-            clone(est).fit(archs, y, **partial).predict(archs, **partial)
-        except ValueError as exc:
-            assert key in str(exc), f"{name}: error for missing {key}= does not name it: {exc}"
+            _predict(e)
+        except NotFittedError as exc:
+            assert "fit" in str(exc), f"{name}: the NotFittedError does not say to call fit: {exc}"
+        except Exception as exc:  # noqa: BLE001 - any other error type is the failure being checked
+            raise AssertionError(f"{name}: predict before fit raised {type(exc).__name__}, not sklearn's NotFittedError: {exc}") from exc
         else:
-            raise AssertionError(f"{name}: no error when the required context {key}= is missing")
-
-    if tags.requires_fit:
-        try:
-            clone(est).predict(archs, **ctx)
-        except ValueError as exc:
-            assert "fit" in str(exc)
-        else:
-            raise AssertionError(f"{name}: predict before fit did not raise")
-
-    train, test = list(range(0, 8)), list(range(4, 12))
-    fitted = clone(est).fit([archs[i] for i in train], y[train], **_subset(ctx, train))
-    state = [a for a in vars(fitted) if a.endswith("_") and not a.startswith("_")]
-    assert state, f"{name}: fit stored no state ending in '_'"
-    test_archs, test_ctx = [archs[i] for i in test], _subset(ctx, test)
-    pred = fitted.predict(test_archs, **test_ctx)
-    assert pred.shape == (len(test),), f"{name}: predict returned shape {pred.shape}"
-    assert np.all(np.isfinite(pred)), f"{name}: non-finite predictions {pred}"
-
-    # Determinism: a fresh clone fitted the same way predicts the same.
-    again = clone(est).fit([archs[i] for i in train], y[train], **_subset(ctx, train)).predict(test_archs, **test_ctx)
-    np.testing.assert_allclose(again, pred, rtol=1e-6, atol=1e-9, err_msg=f"{name}: not deterministic")
-
-    # Reordering the architectures reorders the predictions.
-    rev = list(reversed(range(len(test))))
-    rev_pred = fitted.predict([test_archs[i] for i in rev], **_subset(test_ctx, rev))
-    np.testing.assert_allclose(rev_pred, pred[rev], rtol=1e-6, atol=1e-9, err_msg=f"{name}: order-dependent predictions")
-
-    if tags.output.supports_std:
-        mean, std = fitted.predict(test_archs, return_std=True, **test_ctx)
-        assert mean.shape == std.shape == (len(test),)
-        assert np.all(np.isfinite(std)) and np.all(std >= 0), f"{name}: bad predictive std {std}"
+            raise AssertionError(f"{name}: predict before fit did not raise (tagged requires_fit)")
     else:
         try:
-            fitted.predict(test_archs, return_std=True, **test_ctx)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"{name}: return_std=True accepted without supports_std")
+            pred = _predict(e)
+        except Exception as exc:  # noqa: BLE001
+            raise AssertionError(f"{name}: not tagged requires_fit, but predict before fit raised {type(exc).__name__}: {exc}") from exc
+        assert pred.shape == (len(TEST),), f"{name}: predict before fit returned shape {pred.shape}"
 
-    # score() is Kendall's tau against the targets
-    tau = fitted.score(test_archs, y[test], **test_ctx)
-    assert -1.0 <= tau <= 1.0
+
+def check_missing_context_errors(name: str, est: Estimator) -> None:
+    """A missing required context keyword is a ``ValueError`` naming it, in ``fit`` and in ``predict``."""
+    archs, y, ctx = _split(est, TRAIN)
+    fitted = clone(est).fit(archs, y, **ctx) if est.get_tags().requires_fit else clone(est)
+    for key in ctx:
+        partial = {k: v for k, v in ctx.items() if k != key}
+        for step, call in (("fit", lambda: clone(est).fit(archs, y, **partial)), ("predict", lambda: fitted.predict(archs, **partial))):
+            try:
+                call()
+            except ValueError as exc:
+                assert f"{key}=" in str(exc), f"{name}: {step} without {key}= raised an error that does not name it: {exc}"
+            except Exception as exc:  # noqa: BLE001
+                raise AssertionError(f"{name}: {step} without {key}= raised {type(exc).__name__}, not a ValueError naming {key}=: {exc}") from exc
+            else:
+                raise AssertionError(f"{name}: {step} without the required context {key}= did not raise")
+
+
+def check_predict_shape_finite(name: str, est: Estimator) -> None:
+    """``predict`` returns a finite float array of shape ``(n,)``."""
+    pred = _predict(_fitted(est))
+    assert isinstance(pred, np.ndarray) and pred.dtype.kind == "f", f"{name}: predict returned {type(pred).__name__}, not a float ndarray"
+    assert pred.shape == (len(TEST),), f"{name}: predict returned shape {pred.shape} for {len(TEST)} architectures"
+    assert np.all(np.isfinite(pred)), f"{name}: non-finite predictions {pred}"
+
+
+def check_dict_unchanged(name: str, est: Estimator) -> None:
+    """``predict`` changes nothing on the estimator (``__dict__`` is the same before and after)."""
+    e = _fitted(est)
+    before = _hashes(e)
+    _predict(e)
+    changed = _changed(before, _hashes(e))
+    assert not changed, f"{name}: predict changed the estimator's attribute(s) {changed}"
+
+
+def check_inputs_not_mutated(name: str, est: Estimator) -> None:
+    """``fit`` and ``predict`` leave the architectures, targets and context objects unchanged."""
+    inputs = make_contract_inputs()
+    archs, y, context = inputs
+    before = {"archs": _digest(archs), "y": _digest(y), **{k: _digest(v) for k, v in context.items()}}
+    e = _fitted(est, inputs)
+    _predict(e, inputs=inputs)
+    after = {"archs": _digest(archs), "y": _digest(y), **{k: _digest(v) for k, v in context.items()}}
+    changed = _changed(before, after)
+    assert not changed, f"{name}: fit/predict mutated the caller's input(s) {changed}"
+
+
+def check_pickle_roundtrip(name: str, est: Estimator) -> None:
+    """A fitted estimator survives ``pickle`` and predicts the same afterwards."""
+    e = _fitted(est)
+    pred = _predict(e)
+    try:
+        back = pickle.loads(pickle.dumps(e))
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(f"{name}: a fitted estimator cannot be pickled: {type(exc).__name__}: {exc}") from exc
+    again = _predict(back)
+    assert _close(again, pred), f"{name}: predictions changed after a pickle round trip: {pred} -> {again}"
+
+
+def check_deterministic_under_seed(name: str, est: Estimator) -> None:
+    """Two clones with the same parameters (same seed), fitted the same way, predict the same."""
+    first = _predict(_fitted(est))
+    second = _predict(_fitted(est))
+    assert _close(first, second), f"{name}: not deterministic under a fixed seed: {first} vs {second}"
+
+
+def check_order_equivariant(name: str, est: Estimator) -> None:
+    """Reordering the architectures (and their context) reorders the predictions the same way."""
+    e = _fitted(est)
+    pred = _predict(e)
+    rev = _predict(e, list(reversed(TEST)))
+    assert _close(rev, pred[::-1]), f"{name}: predictions depend on the order of the architectures: {pred} vs reversed {rev}"
+
+
+def check_comparable_across_calls(name: str, est: Estimator) -> None:
+    """Estimators tagged ``comparable_across_calls`` score an architecture the same whatever else is in the call."""
+    e = _fitted(est)
+    if not e.get_tags().output.comparable_across_calls:
+        return  # scores are relative to one call's candidates (tagged so): nothing to compare
+    pred = _predict(e)
+    alone = _predict(e, TEST[-1:])
+    assert _close(alone, pred[-1:]), (f"{name}: tagged comparable_across_calls, but an architecture scored alone gets {alone[0]} "
+                                      f"and with others {pred[-1]}; tag it comparable_across_calls=False")
+
+
+def check_return_std(name: str, est: Estimator) -> None:
+    """``supports_std``: ``return_std=True`` gives the same mean and a finite std >= 0; otherwise it is a ValueError."""
+    e = _fitted(est)
+    if e.get_tags().output.supports_std:
+        out = _predict(e, return_std=True)
+        assert isinstance(out, tuple) and len(out) == 2, f"{name}: predict(return_std=True) must return (mean, std)"
+        mean, std = out
+        assert mean.shape == std.shape == (len(TEST),), f"{name}: mean/std shapes {mean.shape}, {std.shape}"
+        assert np.all(np.isfinite(std)) and np.all(std >= 0), f"{name}: bad predictive std {std}"
+        plain = _predict(e)
+        assert _close(mean, plain), f"{name}: the mean of predict(return_std=True) {mean} differs from predict() {plain}"
+    else:
+        try:
+            _predict(e, return_std=True)
+        except ValueError:
+            return
+        raise AssertionError(f"{name}: return_std=True accepted although the estimator is not tagged supports_std")
+
+
+#: Every estimator check, in the order the common tests run them.
+ESTIMATOR_CHECKS: tuple[Callable[[str, Estimator], None], ...] = (
+    check_tags_typed,
+    check_init_stores_params_only,
+    check_clone_get_params_roundtrip,
+    check_fit_returns_self,
+    check_fit_keeps_params,
+    check_not_fitted_error,
+    check_missing_context_errors,
+    check_predict_shape_finite,
+    check_dict_unchanged,
+    check_inputs_not_mutated,
+    check_pickle_roundtrip,
+    check_deterministic_under_seed,
+    check_order_equivariant,
+    check_comparable_across_calls,
+    check_return_std,
+)
+
+
+def check_estimator(name: str, est: Estimator | None = None) -> None:
+    """Run every check of :data:`ESTIMATOR_CHECKS` on ``est`` (default: the registered ``name`` with its test parameters)."""
+    est = estimator_for_tests(name) if est is None else est
+    for check in ESTIMATOR_CHECKS:
+        check(name, est)
+
+
+# --------------------------------------------------------- encoding checks
+def encoding_for_tests(name: str):
+    """A new encoding for ``name`` (a registered name or names joined by ``"+"``)."""
+    return get_encoding(name)
+
+
+def _encoding_split(enc, idx: list[int], inputs=None):
+    archs, _, context = inputs if inputs is not None else make_contract_inputs()
+    ctx = {"scores": context["scores"]} if enc.needs_scores else {}
+    return [archs[i] for i in idx], ctx
+
+
+def _fitted_encoding(enc, inputs=None):
+    archs, ctx = _encoding_split(enc, TRAIN, inputs)
+    return clone(enc).fit(archs, **ctx)
+
+
+def _transform(enc, idx: list[int] = TEST, inputs=None) -> np.ndarray:
+    archs, ctx = _encoding_split(enc, idx, inputs)
+    return enc.transform(archs, **ctx)
+
+
+def check_encoding(name: str, enc) -> None:
+    """``fit`` returns self; ``transform`` gives a finite float matrix ``(n, n_features_out_)`` with one name per column.
+
+    Rows depend only on their own architecture: the same in any order and
+    batch, and the same from a second encoder fitted the same way.
+    """
+    e = clone(enc)
+    archs, ctx = _encoding_split(e, TRAIN)
+    assert e.fit(archs, **ctx) is e, f"{name}: fit must return self"
+    X = _transform(e)
+    d = e.n_features_out_
+    assert isinstance(X, np.ndarray) and X.dtype.kind == "f", f"{name}: transform returned {type(X).__name__}, not a float ndarray"
+    assert X.shape == (len(TEST), d) and d > 0, f"{name}: transform returned shape {X.shape}, expected {(len(TEST), d)}"
+    assert np.all(np.isfinite(X)), f"{name}: non-finite features"
+    names = e.get_feature_names_out()
+    assert len(names) == d and len(set(map(str, names))) == d, f"{name}: feature names must be {d} distinct strings, got {len(names)}"
+    rev = _transform(e, list(reversed(TEST)))
+    assert _close(rev, X[::-1]), f"{name}: rows depend on the order of the architectures"
+    alone = _transform(e, TEST[-1:])
+    assert _close(alone, X[-1:]), f"{name}: a row depends on the other architectures of the batch"
+    assert _close(_transform(_fitted_encoding(enc)), X), f"{name}: two encoders fitted the same way disagree"
+
+
+def check_encoding_transform_unchanged(name: str, enc) -> None:
+    """``transform`` changes nothing on the encoding and on the caller's architectures and context."""
+    inputs = make_contract_inputs()
+    e = _fitted_encoding(enc, inputs)
+    before, before_in = _hashes(e), _digest((inputs[0], inputs[2]))
+    _transform(e, inputs=inputs)
+    changed = _changed(before, _hashes(e))
+    assert not changed, f"{name}: transform changed the encoding's attribute(s) {changed}"
+    assert _digest((inputs[0], inputs[2])) == before_in, f"{name}: fit/transform mutated the caller's architectures or context"
+
+
+def check_encoding_params(name: str, enc) -> None:
+    """``__init__`` stores parameters only; ``clone`` keeps them; nothing fitted survives ``clone``."""
+    params = enc.get_params(deep=False)
+    made = type(enc)(**params)
+    extra = sorted(set(vars(made)) - set(params))
+    assert not extra, f"{name}: __init__ set attributes that are not parameters: {extra}"
+    want = {k: _digest(v) for k, v in params.items()}
+    fitted = _fitted_encoding(enc)
+    cloned = clone(fitted)
+    got = {k: _digest(v) for k, v in cloned.get_params(deep=False).items()}
+    assert got == want, f"{name}: fit or clone changed parameter(s) {_changed(want, got)}"
+    left = [a for a in vars(cloned) if a.endswith("_") and not a.startswith("_")]
+    assert not left, f"{name}: fitted state survived clone: {left}"
+
+
+def check_encoding_not_fitted_error(name: str, enc) -> None:
+    """``transform`` before ``fit`` is a ``ValueError`` that says to fit."""
+    try:
+        _transform(clone(enc))
+    except ValueError as exc:
+        assert "fit" in str(exc), f"{name}: the error for transform before fit does not say to fit: {exc}"
+        return
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(f"{name}: transform before fit raised {type(exc).__name__}, not a ValueError: {exc}") from exc
+    raise AssertionError(f"{name}: transform before fit did not raise")
+
+
+def check_encoding_missing_context(name: str, enc) -> None:
+    """An encoding that reads ``scores=`` raises a ``ValueError`` naming it when it is missing."""
+    if not enc.needs_scores:
+        return
+    archs, ctx = _encoding_split(enc, TRAIN)
+    fitted = clone(enc).fit(archs, **ctx)
+    for step, call in (("fit", lambda: clone(enc).fit(archs)), ("transform", lambda: fitted.transform(archs))):
+        try:
+            call()
+        except ValueError as exc:
+            assert "scores=" in str(exc), f"{name}: {step} without scores= raised an error that does not name it: {exc}"
+        else:
+            raise AssertionError(f"{name}: {step} without scores= did not raise")
+
+
+def check_encoding_pickle_roundtrip(name: str, enc) -> None:
+    """A fitted encoding survives ``pickle`` and transforms the same afterwards."""
+    e = _fitted_encoding(enc)
+    X = _transform(e)
+    try:
+        back = pickle.loads(pickle.dumps(e))
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(f"{name}: a fitted encoding cannot be pickled: {type(exc).__name__}: {exc}") from exc
+    assert _close(_transform(back), X), f"{name}: features changed after a pickle round trip"
+
+
+#: Every encoding check.
+ENCODING_CHECKS: tuple[Callable[[str, Any], None], ...] = (
+    check_encoding,
+    check_encoding_transform_unchanged,
+    check_encoding_params,
+    check_encoding_not_fitted_error,
+    check_encoding_missing_context,
+    check_encoding_pickle_roundtrip,
+)
+
+
+def check_encoding_all(name: str, enc: Any = None) -> None:
+    """Run every check of :data:`ENCODING_CHECKS` on ``enc`` (default: ``get_encoding(name)``)."""
+    enc = encoding_for_tests(name) if enc is None else enc
+    for check in ENCODING_CHECKS:
+        check(name, enc)
+
+
+__all__ = [
+    "ENCODING_CHECKS", "ESTIMATOR_CHECKS", "TEST_SPACE", "UNITS", "check_encoding_all", "check_estimator",
+    "context_for", "encoding_for_tests", "estimator_for_tests", "make_contract_inputs",
+    *[c.__name__ for c in ESTIMATOR_CHECKS], *[c.__name__ for c in ENCODING_CHECKS],
+]

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import archscore
+from archscore.testing import TEST_SPACE
 
-TINY = {"space_options": {"C": 4, "N": 1}, "resolution": 8, "epochs": 2, "batch_size": 16, "progress": False, "num_threads": 1}
+TINY = {"space": TEST_SPACE, "resolution": 8, "epochs": 2, "batch_size": 16, "progress": False, "num_threads": 1}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,8 @@ def cells():
 
 
 def test_training_is_deterministic_under_a_seed(images, cells):
-    a = archscore.create_estimator("train:nb201", seed=3, **TINY)
-    b = archscore.create_estimator("train:nb201", seed=3, **TINY)
+    a = archscore.create_estimator("train:nb201", seed=3, **TINY).fit(cells, data=images)
+    b = archscore.create_estimator("train:nb201", seed=3, **TINY).fit(cells, data=images)
     pa, pb = a.predict(cells, data=images), b.predict(cells, data=images)
     np.testing.assert_array_equal(pa, pb)
     for arch in cells:
@@ -34,15 +35,37 @@ def test_training_is_deterministic_under_a_seed(images, cells):
     # the prediction without an extrapolator is the last observed accuracy (percent, 8 validation images)
     np.testing.assert_array_equal(pa, [a.curves_[c.spec][-1] for c in cells])
     assert all(v in {100 * k / 8 for k in range(9)} for v in pa)
-    c = archscore.create_estimator("train:nb201", seed=4, **TINY)
-    c.predict(cells[:1], data=images)
+    c = archscore.create_estimator("train:nb201", seed=4, **TINY).fit(cells[:1], data=images)
     assert c.losses_[cells[0].spec] != a.losses_[cells[0].spec]
+    # an architecture not given to fit is trained at predict (same recipe and seed), and nothing is stored
+    pc = c.predict(cells, data=images)
+    assert list(c.curves_) == [cells[0].spec]
+    np.testing.assert_array_equal(pc[1], archscore.create_estimator("train:nb201", seed=4, **TINY).predict(cells[1:], data=images))
 
 
 def test_observed_curves_and_an_estimator_as_extrapolator(images, cells):
     est = archscore.create_estimator("train:nb201", extrapolator=archscore.create_estimator("lc:best"), **TINY)
     curves = est.observed_curves(cells, data=images)
+    assert not hasattr(est, "curves_")  # observed without fit: trained, returned, not stored
     np.testing.assert_array_equal(est.predict(cells, data=images), [max(c) for c in curves])
+
+
+def test_extrapolation_is_told_the_schedule_length_whatever_the_horizon(images, cells, monkeypatch):
+    import importlib
+
+    module = importlib.import_module("archscore.predictors.curves.extrapolate")  # the package re-exports the function
+
+    seen = []
+    real = module.extrapolate
+
+    def spy(curve, *args, **kwargs):
+        seen.append((kwargs["total_epochs"], kwargs["schedule_epochs"]))
+        return real(curve, *args, **kwargs)
+
+    monkeypatch.setattr(module, "extrapolate", spy)
+    est = archscore.create_estimator("train:nb201", extrapolator="pow3", schedule_epochs=50, total_epochs=30, **{**TINY, "epochs": 3})
+    est.predict(cells[:1], data=images)
+    assert seen == [(30, 50)]  # horizon 30, cosine schedule over 50: no guess from their equality
 
 
 def test_training_errors(images, cells):

@@ -81,7 +81,7 @@ def test_interval_widens_with_the_horizon():
 
 
 def test_combo_calibration_on_noisy_pow3_curves():
-    """90% intervals from 15 noisy points of well-specified curves cover most truths (not all, not none)."""
+    """90% intervals from 15 noisy points of well-specified curves cover at least 70% of the truths (all 40 here)."""
     rng = np.random.default_rng(1)
     hits, n = 0, 40
     for _ in range(n):
@@ -89,7 +89,7 @@ def test_combo_calibration_on_noisy_pow3_curves():
         y = pow3(T_EPOCHS[:15], c, a, al) + rng.normal(0, 0.01, 15)
         r = extrapolate(y, total_epochs=60, method="combo", level=0.9, schedule="none")
         hits += r.low <= pow3(60, c, a, al) <= r.high
-    assert 0.7 <= hits / n <= 1.0
+    assert hits / n >= 0.7
 
 
 def test_baselines_are_exact_and_skip_nan():
@@ -153,8 +153,10 @@ def test_clipping_is_reported(caplog):
     est = archscore.create_estimator("lc:vapor_pressure", total_epochs=200)
     with caplog.at_level(logging.WARNING, logger="archscore"):
         pred = est.predict(None, curves=[curve, pow3(T_EPOCHS)])
-    assert est.clipped_.tolist() == [True, False]
     assert pred[0] == 1.0 and "clipped" in caplog.text
+    details = est.predict_details(None, curves=[curve, pow3(T_EPOCHS)])
+    assert details.clipped.tolist() == [True, False] and details.mean.tolist() == pred.tolist()
+    assert not hasattr(est, "clipped_")  # predict stores nothing
 
 
 def test_cosine_time_is_the_epoch_early_and_grows_late():
@@ -203,9 +205,10 @@ def test_lc_svr_learns_a_curve_to_final_map_and_handles_lengths():
     pred, std = est.predict(None, curves=curves[40:], return_std=True)
     assert np.mean(np.abs(pred - final[40:])) < 2.0 and np.all(std > 0)
     # shorter prefixes get their own model; longer ones are cut to the longest trained length
+    assert sorted(est.models_) == [(15, False)]  # fit trains one model per training-curve length
     short = est.predict(None, curves=[c[:8] for c in curves[40:]])
     assert np.mean(np.abs(short - final[40:])) < 4.0
-    assert (8, False) in est.models_
+    assert sorted(est.models_) == [(15, False)]  # the prefix-8 model is trained for that call only
     longer = est.predict(None, curves=[np.r_[c, c[-1]] for c in curves[40:]])
     np.testing.assert_allclose(longer, pred)
 
@@ -214,9 +217,12 @@ def test_lc_regressor_with_encoding_falls_back_for_missing_archs():
     archs, y, ctx = make_contract_inputs()
     est = archscore.create_estimator("lc:rf", encoding="op_path_counts", min_train=4, n_estimators=20).fit(archs, y, curves=ctx["curves"])
     assert est.encoder_ is not None
+    assert all(key[1] for key in est.models_)  # fitted with architecture features
     mixed = est.predict([archs[0], None], curves=ctx["curves"][:2])
     assert mixed.shape == (2,)
-    assert any(key[1] for key in est.models_) and any(not key[1] for key in est.models_)
+    # the None row uses a curves-only model trained for that call (deterministic, not stored)
+    assert mixed[1] == est.predict([None], curves=ctx["curves"][1:2])[0]
+    assert all(key[1] for key in est.models_)
 
 
 class _CountEncoding:
@@ -422,3 +428,15 @@ def test_a_sequence_of_noise_gains_is_their_equal_mixture():
     for bad in ([], (0.5, -0.1), "0.8", True):
         with pytest.raises(ValueError, match="noise_gain"):
             extrapolate(y, total_epochs=200, noise_gain=bad)
+
+
+def test_horizon_and_schedule_length_are_separate_parameters():
+    y = 100 * pow3(T_EPOCHS)
+    est = archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=200)
+    want = extrapolate(y, 100, total_epochs=200, method="combo").mean  # epoch 100 of a 200-epoch cosine run
+    assert est.predict(None, curves=[y])[0] == pytest.approx(want, rel=1e-12)
+    # the schedule length changes the cosine schedule model's answer at the same horizon
+    same = archscore.create_estimator("lc:combo", total_epochs=100).predict(None, curves=[y])[0]
+    assert same == pytest.approx(extrapolate(y, total_epochs=100, method="combo").mean, rel=1e-12) and same != pytest.approx(want)
+    with pytest.raises(ValueError, match="schedule_epochs must be a positive integer"):
+        archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=0).predict(None, curves=[y])

@@ -190,6 +190,12 @@ def test_concat_and_nested_params():
     gf = get_encoding("graph_features").fit(archs).transform(archs)
     np.testing.assert_array_equal(X[:, : gf.shape[1]], gf)
     np.testing.assert_allclose(X[:, -1], np.log1p(np.arange(10)))  # zc/zc:synflow last, signed log
+    # each part's columns, by name, without parsing feature names
+    d = gf.shape[1]
+    zc = get_encoding("zc").fit(archs, scores=scores).transform(archs, scores=scores)
+    assert enc.part_slices_ == {"graph_features": slice(0, d), "zc": slice(d, d + zc.shape[1])}
+    np.testing.assert_array_equal(X[:, enc.part_slices_["graph_features"]], gf)
+    np.testing.assert_array_equal(X[:, enc.part_slices_["zc"]], zc)
     params = enc.get_params(deep=True)
     assert params["zc__impute"] is None and "graph_features__max_subset_size" in params
     enc.set_params(zc__impute="median", graph_features__max_subset_size=1)

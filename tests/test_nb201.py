@@ -4,6 +4,7 @@ import torch
 
 from archscore import get_space, list_spaces
 from archscore.spaces.nb201 import NB201_EDGES
+from archscore.testing import TEST_SPACE
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -49,9 +50,10 @@ def test_param_counts_by_hand(space, ops):
 
 
 def test_narrow_space_and_forward_shape():
-    small = get_space("nb201", C=4, N=1)
+    small = TEST_SPACE
     ops = ["nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none", "nor_conv_3x3"]
     model = small.build(small.from_ops(ops), num_classes=7)
+    assert (small.C, small.N) == (4, 1)
     assert n_params(model) == hand_param_count(ops, C=4, N=1, num_classes=7)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
 

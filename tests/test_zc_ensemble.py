@@ -6,9 +6,10 @@ import torch
 from sklearn.base import clone
 
 import archscore
+from archscore.testing import TEST_SPACE
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 
-TINY = archscore.get_space("nb201", C=4, N=1)
+TINY = TEST_SPACE
 
 
 

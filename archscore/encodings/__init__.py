@@ -6,17 +6,9 @@
 registered ones; :func:`register_encoding` adds one.
 """
 
-from archscore.encodings.base import (
-    ENCODINGS,
-    Encoding,
-    create_encoding,
-    get_encoding,
-    io_paths,
-    list_encodings,
-    live_paths,
-    register_encoding,
-)
+from archscore.encodings.base import Encoding, io_paths, live_paths
 from archscore.encodings.concat import ConcatEncoding
+from archscore.encodings.registry import ENCODINGS, get_encoding, list_encodings, register_encoding
 from archscore.encodings.graph_features import GraphFeaturesEncoding
 from archscore.encodings.onehot import OneHotEncoding
 from archscore.encodings.path import PathEncoding
@@ -30,7 +22,6 @@ __all__ = [
     "OneHotEncoding",
     "PathEncoding",
     "ZCEncoding",
-    "create_encoding",
     "get_encoding",
     "io_paths",
     "list_encodings",

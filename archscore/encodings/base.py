@@ -1,4 +1,4 @@
-"""The encoding interface and registry.
+"""The encoding interface (the registry is :mod:`archscore.encodings.registry`).
 
 An encoding is a scikit-learn style transformer over architectures:
 ``fit(archs, **context)`` learns what it needs (the op vocabulary, sizes,
@@ -18,7 +18,7 @@ architecture from another space or with an op outside that vocabulary.
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar, Hashable, Sequence
+from typing import Any, ClassVar, Sequence
 
 import networkx as nx
 import numpy as np
@@ -26,13 +26,6 @@ from sklearn.base import BaseEstimator
 
 from archscore.arch import INPUT_OP, OUTPUT_OP, ZERO_OPS, Arch
 from archscore.base import CONTEXT_KEYWORDS
-from archscore.registry import Registry
-
-ENCODINGS = Registry("encoding")
-
-#: Joins encoding names in a concatenation, e.g. ``"graph_features+zc"``.
-CONCAT_SEP = "+"
-
 
 class Encoding(BaseEstimator):
     """Base class of encodings (scikit-learn transformer over architectures).
@@ -173,59 +166,3 @@ def io_paths(arch: Arch) -> tuple[tuple[str, ...], ...]:
 def live_paths(arch: Arch) -> tuple[tuple[str, ...], ...]:
     """The input->output paths that avoid every zero op (:data:`archscore.arch.ZERO_OPS`)."""
     return tuple(p for p in io_paths(arch) if not any(op in ZERO_OPS for op in p))
-
-
-# ----------------------------------------------------------------- registry
-def register_encoding(name: str, cls: Any = None, **metadata: Any):
-    """Register an :class:`Encoding` class or factory under ``name`` (usable as a decorator).
-
-    Names must not contain ``"+"``, which joins encodings (``"path+zc"``).
-    """
-    if CONCAT_SEP in name:
-        raise ValueError(f"encoding name {name!r} must not contain {CONCAT_SEP!r} (it joins encodings)")
-    return ENCODINGS.register(name, cls, **metadata)
-
-
-def get_encoding(name: "str | Encoding", **params: Any) -> Encoding:
-    """A new, unfitted encoding.
-
-    Parameters
-    ----------
-    name : str or Encoding
-        A registered name (``"onehot"``, ``"path"``, ``"graph_features"``,
-        ``"zc"``), names joined by ``"+"`` for a :class:`ConcatEncoding`
-        (``"graph_features+zc"``), or an :class:`Encoding` instance, which is
-        cloned (so a predictor never mutates the caller's object).
-    **params
-        Keyword parameters of a single encoding; for a concatenation use
-        ``<part>__<param>``, e.g. ``get_encoding("path+zc", zc__impute="median")``.
-    """
-    from sklearn.base import clone
-
-    if isinstance(name, Encoding):
-        enc = clone(name)
-        return enc.set_params(**params) if params else enc
-    if not isinstance(name, str):
-        raise TypeError(f"encoding must be a registered name or an Encoding instance, got {type(name).__name__}")
-    if CONCAT_SEP in name:
-        from archscore.encodings.concat import ConcatEncoding
-
-        parts = [p.strip() for p in name.split(CONCAT_SEP)]
-        if any(not p for p in parts):
-            raise ValueError(f"malformed encoding name {name!r}; expected names joined by '+', e.g. 'graph_features+zc'")
-        enc = ConcatEncoding([(p, ENCODINGS.get(p)()) for p in parts])
-        return enc.set_params(**params) if params else enc
-    return ENCODINGS.get(name)(**params)
-
-
-#: Alias of :func:`get_encoding`.
-create_encoding = get_encoding
-
-
-def list_encodings(pattern: str = "*") -> list[str]:
-    """Names of registered encodings matching the shell-style ``pattern``."""
-    return ENCODINGS.list(pattern)
-
-
-def _node_order(arch: Arch) -> tuple[Hashable, ...]:
-    return arch.topological_order

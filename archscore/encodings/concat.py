@@ -23,6 +23,14 @@ class ConcatEncoding(Encoding):
         ``get_encoding("a+b")`` from registered names.
 
     Feature names are prefixed by the part's name: ``"zc/zc:synflow"``.
+
+    Attributes
+    ----------
+    fitted_ : list of (name, Encoding)
+        The fitted clones of the parts.
+    part_slices_ : dict of str to slice
+        The output columns of each part, by part name: ``X[:, enc.part_slices_["zc"]]``
+        are the ``zc`` part's features (so nobody has to parse feature names).
     """
 
     uses_graph = False  # the parts check their own vocabularies
@@ -76,6 +84,11 @@ class ConcatEncoding(Encoding):
     def _fit(self, archs: list[Arch], **context: Any) -> None:
         self.fitted_ = [(n, clone(e).fit(archs, **context)) for n, e in self._parts()]
         self.feature_names_ = [f"{n}/{f}" for n, e in self.fitted_ for f in e.feature_names_]
+        self.part_slices_ = {}
+        start = 0
+        for n, e in self.fitted_:
+            self.part_slices_[n] = slice(start, start + e.n_features_out_)
+            start += e.n_features_out_
 
     def _transform(self, archs: list[Arch], **context: Any) -> np.ndarray:
         return np.hstack([e.transform(archs, **context) for _, e in self.fitted_])

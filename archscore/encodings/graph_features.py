@@ -22,7 +22,8 @@ import networkx as nx
 import numpy as np
 
 from archscore.arch import IDENTITY_OPS, ZERO_OPS, Arch
-from archscore.encodings.base import Encoding, io_paths, register_encoding
+from archscore.encodings.base import Encoding, io_paths
+from archscore.encodings.registry import register_encoding
 
 
 @register_encoding("graph_features", description="GRAF-style graph features: op counts, path counts/lengths by op subset, degrees")

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from archscore.arch import Arch
-from archscore.encodings.base import Encoding, register_encoding
+from archscore.encodings.base import Encoding
+from archscore.encodings.registry import register_encoding
 
 
 @register_encoding("onehot", description="upper-triangular adjacency + one-hot op per node (the standard baseline)")

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from archscore.arch import Arch
-from archscore.encodings.base import Encoding, io_paths, register_encoding
+from archscore.encodings.base import Encoding, io_paths
+from archscore.encodings.registry import register_encoding
 
 
 @register_encoding("path", description="BANANAS path encoding: one feature per op sequence of an input->output path")

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from archscore.arch import Arch
-from archscore.encodings.base import Encoding, register_encoding
+from archscore.encodings.base import Encoding
+from archscore.encodings.registry import register_encoding
 
 
 def _as_mapping(scores: Any) -> Mapping[Any, Mapping[str, Any]]:

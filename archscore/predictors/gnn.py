@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from archscore.arch import INPUT_OP, OUTPUT_OP, Arch
 from archscore.base import register_estimator
@@ -42,7 +44,8 @@ class GINPredictor(EncodedPredictor):
     weight_decay : float, default=1e-4
     batch_size : int, default=64
     target_transform : {None, "rank", "log_error"}, default=None
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
 
     Notes
     -----
@@ -52,7 +55,7 @@ class GINPredictor(EncodedPredictor):
 
     def __init__(self, encoding: Any = None, ops: Any = "auto", hidden: int = 64, n_layers: int = 3, epochs: int = 200,
                  lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 64, target_transform: str | None = None,
-                 random_state: int | None = 0) -> None:
+                 seed: int = 0) -> None:
         self.encoding = encoding
         self.ops = ops
         self.hidden = hidden
@@ -62,12 +65,10 @@ class GINPredictor(EncodedPredictor):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.target_transform = target_transform
-        self.random_state = random_state
+        self.seed = seed
 
     # graphs -> dense tensors
     def _tensors(self, archs: list[Arch]):
-        import torch
-
         labels = {lab: k for k, lab in enumerate(self.labels_)}
         n = max(max(a.graph.number_of_nodes() for a in archs), self.max_nodes_)
         H = torch.zeros(len(archs), n, len(labels))
@@ -88,8 +89,6 @@ class GINPredictor(EncodedPredictor):
         return H, A, M
 
     def _fit(self, archs, y, **context):
-        import torch
-
         if len(archs) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 training architectures with targets, got {len(archs)}")
         self.spaces_ = tuple(sorted({a.space for a in archs}))
@@ -104,7 +103,7 @@ class GINPredictor(EncodedPredictor):
         Gt = torch.as_tensor((G - self.g_mean_) / self.g_scale_, dtype=torch.float32)
         Y = torch.as_tensor((yt - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed(self.random_state))
+            torch.manual_seed(_seed(self.seed))
             net = _GIN(len(self.labels_), G.shape[1], int(self.hidden), int(self.n_layers))
             opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             n, bs = len(Y), int(self.batch_size)
@@ -120,8 +119,6 @@ class GINPredictor(EncodedPredictor):
         self.net_ = net
 
     def _predict(self, archs, return_std: bool = False, **context):
-        import torch
-
         G = self.encoding_.transform(archs, **context) if self.encoding_ is not None else np.zeros((len(archs), 0))
         H, A, M = self._tensors(archs)
         Gt = torch.as_tensor((G - self.g_mean_) / self.g_scale_, dtype=torch.float32)
@@ -130,33 +127,25 @@ class GINPredictor(EncodedPredictor):
         return out * self.y_scale_ + self.y_mean_
 
 
-def _make_gin(n_labels: int, n_global: int, hidden: int, n_layers: int):
-    import torch
-    from torch import nn
+class _GIN(nn.Module):
+    """The directed GIN (module level, so fitted predictors pickle)."""
 
-    class GIN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.embed = nn.Linear(n_labels, hidden)
-            self.eps = nn.Parameter(torch.zeros(n_layers))
-            self.mlps = nn.ModuleList(
-                nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()) for _ in range(n_layers)
-            )
-            self.head = nn.Sequential(nn.Linear(hidden + n_global, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    def __init__(self, n_labels: int, n_global: int, hidden: int, n_layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(n_labels, hidden)
+        self.eps = nn.Parameter(torch.zeros(n_layers))
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()) for _ in range(n_layers)
+        )
+        self.head = nn.Sequential(nn.Linear(hidden + n_global, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-        def forward(self, H, A, M, G):
-            h = self.embed(H) * M
-            for k, mlp in enumerate(self.mlps):
-                pred = A @ h  # sum over predecessors
-                succ = A.transpose(1, 2) @ h  # sum over successors
-                h = mlp(torch.cat([(1 + self.eps[k]) * h, pred, succ], dim=-1)) * M
-            return self.head(torch.cat([h.sum(dim=1), G], dim=-1)).squeeze(-1)
-
-    return GIN()
-
-
-def _GIN(n_labels: int, n_global: int, hidden: int, n_layers: int):
-    return _make_gin(n_labels, n_global, hidden, n_layers)
+    def forward(self, H, A, M, G):
+        h = self.embed(H) * M
+        for k, mlp in enumerate(self.mlps):
+            pred = A @ h  # sum over predecessors
+            succ = A.transpose(1, 2) @ h  # sum over successors
+            h = mlp(torch.cat([(1 + self.eps[k]) * h, pred, succ], dim=-1)) * M
+        return self.head(torch.cat([h.sum(dim=1), G], dim=-1)).squeeze(-1)
 
 
 register_estimator("gnn", GINPredictor, description="directed GIN over the DAG (plain torch), one-hot op node features",

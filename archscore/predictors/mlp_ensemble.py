@@ -12,9 +12,12 @@ numerical robustness across spaces).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from archscore.base import Tags, register_estimator
 from archscore.predictors.surrogate import EncodedPredictor, _seed
@@ -34,7 +37,8 @@ class MLPEnsemblePredictor(EncodedPredictor):
     batch_size : int, default=32
     loss : {"mae", "mse"}, default="mae"
     target_transform : {None, "rank", "log_error"}, default=None
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
     """
 
     def __archscore_tags__(self) -> Tags:
@@ -44,7 +48,7 @@ class MLPEnsemblePredictor(EncodedPredictor):
 
     def __init__(self, encoding: Any = "path", n_models: int = 5, n_layers: int = 10, width: int = 20, epochs: int = 200,
                  lr: float = 0.01, batch_size: int = 32, loss: str = "mae", target_transform: str | None = None,
-                 random_state: int | None = 0) -> None:
+                 seed: int = 0) -> None:
         self.encoding = encoding
         self.n_models = n_models
         self.n_layers = n_layers
@@ -54,11 +58,9 @@ class MLPEnsemblePredictor(EncodedPredictor):
         self.batch_size = batch_size
         self.loss = loss
         self.target_transform = target_transform
-        self.random_state = random_state
+        self.seed = seed
 
     def _fit_model(self, X, y):
-        import torch
-
         if self.loss not in ("mae", "mse"):
             raise ValueError(f"loss must be 'mae' or 'mse', got {self.loss!r}")
         # features constant on the training set get scale 1 (not ~0: unseen values would explode)
@@ -68,7 +70,7 @@ class MLPEnsemblePredictor(EncodedPredictor):
         yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         M, n, bs = int(self.n_models), len(yt), int(self.batch_size)
         with torch.random.fork_rng(devices=[]):  # deterministic without touching the caller's RNG state
-            torch.manual_seed(_seed(self.random_state))
+            torch.manual_seed(_seed(self.seed))
             net = _BatchedMLP(M, Xt.shape[1], int(self.width), int(self.n_layers))
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
             for _ in range(int(self.epochs)):
@@ -87,8 +89,6 @@ class MLPEnsemblePredictor(EncodedPredictor):
         self.net_ = net
 
     def _predict_model(self, X, return_std):
-        import torch
-
         Xt = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         with torch.no_grad():
             preds = self.net_(Xt.expand(self.net_.n_models, *Xt.shape)).numpy() * self.y_scale_ + self.y_mean_
@@ -96,33 +96,29 @@ class MLPEnsemblePredictor(EncodedPredictor):
         return (mean, preds.std(axis=0)) if return_std else mean
 
 
-def _BatchedMLP(n_models: int, d_in: int, width: int, n_layers: int):
-    """``n_models`` independent ReLU MLPs evaluated together with batched matmuls (one optimizer step trains all)."""
-    import math
+class _BatchedMLP(nn.Module):
+    """``n_models`` independent ReLU MLPs evaluated together with batched matmuls (one optimizer step trains all).
 
-    import torch
-    from torch import nn
+    Defined at module level so that fitted predictors pickle.
+    """
 
-    class BatchedMLP(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.n_models = n_models
-            dims = [d_in] + [width] * n_layers + [1]
-            self.weights = nn.ParameterList()
-            self.biases = nn.ParameterList()
-            for a, b in zip(dims[:-1], dims[1:]):
-                bound = 1 / math.sqrt(a)  # torch.nn.Linear's default initialisation
-                self.weights.append(nn.Parameter(torch.empty(n_models, a, b).uniform_(-bound, bound)))
-                self.biases.append(nn.Parameter(torch.empty(n_models, 1, b).uniform_(-bound, bound)))
+    def __init__(self, n_models: int, d_in: int, width: int, n_layers: int) -> None:
+        super().__init__()
+        self.n_models = n_models
+        dims = [d_in] + [width] * n_layers + [1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(dims[:-1], dims[1:]):
+            bound = 1 / math.sqrt(a)  # torch.nn.Linear's default initialisation
+            self.weights.append(nn.Parameter(torch.empty(n_models, a, b).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(n_models, 1, b).uniform_(-bound, bound)))
 
-        def forward(self, x):  # x: (M, B, d_in) -> (M, B)
-            for k, (w, b) in enumerate(zip(self.weights, self.biases)):
-                x = torch.baddbmm(b, x, w)
-                if k < len(self.weights) - 1:
-                    x = torch.relu(x)
-            return x.squeeze(-1)
-
-    return BatchedMLP()
+    def forward(self, x):  # x: (M, B, d_in) -> (M, B)
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b, x, w)
+            if k < len(self.weights) - 1:
+                x = torch.relu(x)
+        return x.squeeze(-1)
 
 
 register_estimator("mlp_ensemble", MLPEnsemblePredictor, description="BANANAS ensemble of 5 MLPs on the path encoding; predictive std",

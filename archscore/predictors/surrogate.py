@@ -3,7 +3,7 @@
 Every predictor here takes ``encoding=`` (a registered name such as ``"path"``
 or ``"graph_features+zc"``, or an :class:`~archscore.encodings.Encoding`
 object, whose parameters then nest as ``encoding__<param>``) and
-``random_state=``. The encoding is cloned and fitted on the training
+``seed=`` (see "Seeds" in :mod:`archscore.base`). The encoding is cloned and fitted on the training
 architectures, so its vocabulary comes from the training set and predicting
 on architectures of another space or with unknown ops raises a ``ValueError``.
 
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from archscore.base import Estimator, Tags, register_estimator
-from archscore.encodings import ENCODINGS, Encoding, get_encoding
-from archscore.encodings.base import CONCAT_SEP
+from archscore.encodings import ENCODINGS, ConcatEncoding, Encoding, ZCEncoding, get_encoding
+from archscore.encodings.registry import CONCAT_SEP, encoding_parts
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,24 @@ def _encoding_needs_scores(encoding: Any) -> bool:
     if isinstance(encoding, Encoding):
         return bool(encoding.needs_scores)
     if isinstance(encoding, str):
-        return any(ENCODINGS.get(part.strip()).needs_scores for part in encoding.split(CONCAT_SEP) if part.strip())
+        parts = encoding_parts(encoding) if CONCAT_SEP in encoding else [encoding]
+        return any(ENCODINGS.get(part).needs_scores for part in parts)
     return False
+
+
+def proxy_columns(encoding: Encoding) -> np.ndarray:
+    """Output columns of a fitted encoding that hold zero-cost proxy scores (its :class:`ZCEncoding` parts).
+
+    A :class:`ConcatEncoding` says which columns came from which part
+    (``part_slices_``); nothing is parsed from feature names.
+    """
+    if isinstance(encoding, ZCEncoding):
+        return np.arange(encoding.n_features_out_)
+    if isinstance(encoding, ConcatEncoding):
+        every = np.arange(encoding.n_features_out_)
+        cols = [every[encoding.part_slices_[name]] for name, part in encoding.fitted_ if isinstance(part, ZCEncoding)]
+        return np.concatenate(cols) if cols else np.zeros(0, dtype=int)
+    return np.zeros(0, dtype=int)
 
 
 def transform_targets(y: np.ndarray, how: str | None) -> np.ndarray:
@@ -99,12 +115,10 @@ class EncodedPredictor(Estimator):
         raise NotImplementedError
 
 
-def _seed(random_state: Any) -> int:
-    if random_state is None:
-        return 0
-    if isinstance(random_state, (int, np.integer)):
-        return int(random_state)
-    raise ValueError(f"random_state must be an int or None, got {random_state!r}")
+def _seed(seed: Any) -> int:
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return int(seed)
+    raise ValueError(f"seed must be an int, got {seed!r}")
 
 
 class XGBPredictor(EncodedPredictor):
@@ -122,12 +136,13 @@ class XGBPredictor(EncodedPredictor):
     target_transform : {None, "rank", "log_error"}, default=None
         See :func:`transform_targets`.
     n_jobs : int, default=1
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
     """
 
     def __init__(self, encoding: Any = "graph_features", n_estimators: int = 500, max_depth: int = 6, learning_rate: float = 0.05,
                  subsample: float = 0.8, colsample_bytree: float = 0.8, target_transform: str | None = None, n_jobs: int = 1,
-                 random_state: int | None = 0) -> None:
+                 seed: int = 0) -> None:
         self.encoding = encoding
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -136,14 +151,14 @@ class XGBPredictor(EncodedPredictor):
         self.colsample_bytree = colsample_bytree
         self.target_transform = target_transform
         self.n_jobs = n_jobs
-        self.random_state = random_state
+        self.seed = seed
 
     def _fit_model(self, X, y):
         from xgboost import XGBRegressor
 
         self.model_ = XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth, learning_rate=self.learning_rate,
                                    subsample=self.subsample, colsample_bytree=self.colsample_bytree, n_jobs=self.n_jobs,
-                                   random_state=_seed(self.random_state), verbosity=0)
+                                   random_state=_seed(self.seed), verbosity=0)
         self.model_.fit(X, y)
 
     def _predict_model(self, X, return_std):
@@ -164,7 +179,8 @@ class RandomForestPredictor(EncodedPredictor):
     min_samples_leaf : int, default=1
     target_transform : {None, "rank", "log_error"}, default=None
     n_jobs : int, default=1
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
     """
 
     def __archscore_tags__(self) -> Tags:
@@ -173,21 +189,21 @@ class RandomForestPredictor(EncodedPredictor):
         return tags
 
     def __init__(self, encoding: Any = "graph_features", n_estimators: int = 300, max_features: float = 0.3,
-                 min_samples_leaf: int = 1, target_transform: str | None = None, n_jobs: int = 1, random_state: int | None = 0) -> None:
+                 min_samples_leaf: int = 1, target_transform: str | None = None, n_jobs: int = 1, seed: int = 0) -> None:
         self.encoding = encoding
         self.n_estimators = n_estimators
         self.max_features = max_features
         self.min_samples_leaf = min_samples_leaf
         self.target_transform = target_transform
         self.n_jobs = n_jobs
-        self.random_state = random_state
+        self.seed = seed
 
     def _fit_model(self, X, y):
         from sklearn.ensemble import RandomForestRegressor
 
         self.model_ = RandomForestRegressor(n_estimators=self.n_estimators, max_features=self.max_features,
                                             min_samples_leaf=self.min_samples_leaf, n_jobs=self.n_jobs,
-                                            random_state=_seed(self.random_state))
+                                            random_state=_seed(self.seed))
         self.model_.fit(X, y)
 
     def _predict_model(self, X, return_std):
@@ -214,7 +230,8 @@ class GPPredictor(EncodedPredictor):
     nu : float, default=2.5
     n_restarts_optimizer : int, default=2
     target_transform : {None, "rank", "log_error"}, default=None
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
     """
 
     def __archscore_tags__(self) -> Tags:
@@ -223,12 +240,12 @@ class GPPredictor(EncodedPredictor):
         return tags
 
     def __init__(self, encoding: Any = "graph_features", nu: float = 2.5, n_restarts_optimizer: int = 2,
-                 target_transform: str | None = None, random_state: int | None = 0) -> None:
+                 target_transform: str | None = None, seed: int = 0) -> None:
         self.encoding = encoding
         self.nu = nu
         self.n_restarts_optimizer = n_restarts_optimizer
         self.target_transform = target_transform
-        self.random_state = random_state
+        self.seed = seed
 
     def _fit_model(self, X, y):
         from sklearn.exceptions import ConvergenceWarning
@@ -247,7 +264,7 @@ class GPPredictor(EncodedPredictor):
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(length_scale=r, length_scale_bounds=(0.2 * r, 100 * r), nu=self.nu) \
             + WhiteKernel(0.1, (1e-6, 0.5))
         self.model_ = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=self.n_restarts_optimizer,
-                                               random_state=_seed(self.random_state))
+                                               random_state=_seed(self.seed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # bounds hit on tiny training sets are expected
             self.model_.fit(Z if Z.shape[1] else np.zeros((len(y), 1)), y)
@@ -305,7 +322,8 @@ class SurrogatePredictor(EncodedPredictor):
         Pseudo-count of the zero-cost prior (0 switches it off); used only
         with a ``zc`` part in the encoding and fewer than ``small_n``
         training architectures.
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the model's randomness.
 
     Attributes
     ----------
@@ -318,13 +336,13 @@ class SurrogatePredictor(EncodedPredictor):
     """
 
     def __init__(self, encoding: Any = "graph_features+path", small_n: int = 50, target_transform: str | None = "log_error",
-                 n_estimators: int = 300, prior_weight: float = 10.0, random_state: int | None = 0) -> None:
+                 n_estimators: int = 300, prior_weight: float = 10.0, seed: int = 0) -> None:
         self.encoding = encoding
         self.small_n = small_n
         self.target_transform = target_transform
         self.n_estimators = n_estimators
         self.prior_weight = prior_weight
-        self.random_state = random_state
+        self.seed = seed
 
     def _fit_model(self, X, y):
         from sklearn.ensemble import RandomForestRegressor
@@ -333,7 +351,7 @@ class SurrogatePredictor(EncodedPredictor):
         from sklearn.preprocessing import StandardScaler
         from xgboost import XGBRegressor
 
-        seed = _seed(self.random_state)
+        seed = _seed(self.seed)
         rf = RandomForestRegressor(n_estimators=self.n_estimators, max_features=0.3, n_jobs=1, random_state=seed)
         if len(y) < self.small_n:
             self.mode_ = "rf+ridge"
@@ -354,7 +372,7 @@ class SurrogatePredictor(EncodedPredictor):
             raise ValueError(f"prior_weight must be a finite number >= 0, got {self.prior_weight!r}")
         self.prior_, self.prior_weights_, self.prior_share_ = None, None, 0.0
         names = self.encoding_.get_feature_names_out()
-        cols = [i for i, name in enumerate(names) if str(name).rsplit("/", 1)[-1].startswith("zc:")]
+        cols = [int(c) for c in proxy_columns(self.encoding_)]
         if weight == 0 or not cols or len(y) >= self.small_n:
             return
         Z = X[:, cols]

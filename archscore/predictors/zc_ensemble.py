@@ -73,6 +73,7 @@ from scipy.stats import rankdata
 
 from archscore.arch import Arch
 from archscore.base import Estimator, Tags, register_estimator
+from archscore.testing import TEST_SPACE
 
 logger = logging.getLogger(__name__)
 
@@ -160,19 +161,10 @@ def rank_aggregate(
     return out
 
 
-def _test_space() -> Any:
-    from archscore.spaces import get_space
-
-    return get_space("nb201", C=4, N=1)
-
-
-_TEST_SPACE = _test_space()
-
-
 @register_estimator(
     "zc:ensemble",
     description="label-free log-rank aggregation of meco, jacov, synflow and flops (AZ-NAS-style); needs data=",
-    test_params={"space": _TEST_SPACE, "proxies": ("params", "l2_norm")},
+    test_params={"space": TEST_SPACE, "proxies": ("params", "l2_norm")},
 )
 class ZeroCostEnsemble(Estimator):
     """Rank aggregation of complementary zero-cost proxies over a candidate list.
@@ -192,7 +184,7 @@ class ZeroCostEnsemble(Estimator):
         Aggregation rule, see :func:`rank_aggregate`.
     space : None, str or SearchSpace, default=None
         Builds the networks; None means ``get_space(arch.space)`` (e.g. pass
-        ``get_space("nb201", C=4, N=1)`` for narrow networks in tests).
+        :data:`archscore.testing.TEST_SPACE` for narrow networks in tests).
     seed : int, default=0
         Seed of the proxy computation and (unless ``init_seed``) of model init.
     init_seed : int, optional

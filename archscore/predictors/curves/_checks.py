@@ -51,12 +51,12 @@ def as_curve(curve: Sequence[float], *, name: str = "curve", total_epochs: int |
     return arr
 
 
-def check_total_epochs(total_epochs: Any, who: str) -> int:
-    """``total_epochs`` as a positive int, or a ValueError saying what is expected."""
+def check_total_epochs(total_epochs: Any, who: str, label: str = "total_epochs") -> int:
+    """``total_epochs`` (or another epoch count named ``label``) as a positive int, or a ValueError saying what is expected."""
     if total_epochs is None:
-        raise ValueError(f"{who} needs total_epochs=<int>, the epoch whose accuracy to predict (e.g. 200 for NAS-Bench-201)")
+        raise ValueError(f"{who} needs {label}=<int>, the epoch whose accuracy to predict (e.g. 200 for NAS-Bench-201)")
     if isinstance(total_epochs, bool) or not isinstance(total_epochs, (int, np.integer)) or total_epochs < 1:
-        raise ValueError(f"total_epochs must be a positive integer, got {total_epochs!r}")
+        raise ValueError(f"{label} must be a positive integer, got {total_epochs!r}")
     return int(total_epochs)
 
 

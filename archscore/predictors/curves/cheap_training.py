@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from archscore.base import Estimator, Tags, register_estimator
+from archscore.testing import TEST_SPACE
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +94,11 @@ class CheapTraining(Estimator):
         Fraction of the images held out for the validation curve.
     resolution : int, optional
         Downscale images to ``resolution`` x ``resolution``.
-    space : str, optional
-        Space that builds the models; default each architecture's own.
+    space : str or SearchSpace, optional
+        Space that builds the models (a registered name, with ``space_options``,
+        or an instance); default each architecture's own.
     space_options : dict, optional
-        Options for :func:`archscore.get_space` (e.g. ``{"C": 4, "N": 1}``).
+        Options for :func:`archscore.get_space` with a space name (e.g. ``{"C": 4, "N": 1}``).
     lr, momentum, weight_decay, batch_size, augment
         The recipe (NB201 defaults).
     extrapolator : None, str or Estimator
@@ -105,7 +107,11 @@ class CheapTraining(Estimator):
         ``"pow3"``...): extrapolate to ``total_epochs``. A fitted curve
         :class:`Estimator`: its ``predict(archs, curves=...)``.
     total_epochs : int, optional
-        Epoch to extrapolate to (default ``schedule_epochs``).
+        The horizon: the epoch whose accuracy the extrapolator predicts
+        (default ``schedule_epochs``). The extrapolation is told that the
+        observed runs follow a cosine schedule over ``schedule_epochs``,
+        whatever the horizon (:func:`~.extrapolate.extrapolate`'s
+        ``schedule_epochs``).
     device : str, optional
         Torch device; default CUDA when available, else CPU.
     seed : int, default=0
@@ -115,10 +121,15 @@ class CheapTraining(Estimator):
     num_threads : int, optional
         Torch CPU threads while training (restored afterwards); default: leave torch's setting.
 
+    ``fit(archs)`` trains the architectures and keeps their curves;
+    ``predict(archs)`` uses those and trains any other architecture again at
+    each call (it stores nothing), so call ``fit`` on the architectures you
+    will predict (``fit`` needs no targets).
+
     Attributes
     ----------
     curves_ : dict
-        Architecture string (``arch.spec``) -> validation accuracy per epoch (percent).
+        Architecture string (``arch.spec``) -> validation accuracy per epoch (percent), for the archs given to ``fit``.
     losses_ : dict
         Architecture string -> mean training loss per epoch.
     seconds_ : dict
@@ -128,11 +139,13 @@ class CheapTraining(Estimator):
     def __archscore_tags__(self) -> Tags:
         tags = super().__archscore_tags__()
         tags.family = "training"
-        tags.output.units = "accuracy"
+        # percent accuracy, or whatever a curve Estimator used as extrapolator predicts
+        ex = getattr(self, "extrapolator", None)
+        tags.output.units = ex.get_tags().output.units if isinstance(ex, Estimator) else "accuracy"
         return tags
 
     def __init__(self, epochs: int = 12, schedule_epochs: int | None = None, data_path: str | None = None, limit: int | None = None,
-                 valid_fraction: float = 0.2, resolution: int | None = None, space: str | None = None, space_options: dict | None = None,
+                 valid_fraction: float = 0.2, resolution: int | None = None, space: Any = None, space_options: dict | None = None,
                  lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4, batch_size: int = 256, augment: bool = True,
                  extrapolator: Any = None, total_epochs: int | None = None, device: str | None = None, seed: int = 0,
                  progress: bool | None = None, num_threads: int | None = None) -> None:
@@ -187,8 +200,10 @@ class CheapTraining(Estimator):
             raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction!r}")
 
     def _space_for(self, arch):
-        from archscore.spaces import get_space
+        from archscore.spaces import SearchSpace, get_space
 
+        if isinstance(self.space, SearchSpace):
+            return self.space
         return get_space(self.space or arch.space, **(self.space_options or {}))
 
     def train_one(self, arch, x, y, *, num_classes: int, bar=None) -> tuple[list[float], list[float], float]:
@@ -240,14 +255,37 @@ class CheapTraining(Estimator):
                 bar.update(1)
         return accs, losses, time.perf_counter() - t0
 
-    # ------------------------------------------------------------ predict
+    # ------------------------------------------------------- fit / predict
+    def _fit(self, archs, y, **context):
+        """Train every architecture once and keep its curves (``curves_``, ``losses_``, ``seconds_``)."""
+        runs = self._train_missing(archs, {}, context)
+        self.curves_ = {spec: r[0] for spec, r in runs.items()}
+        self.losses_ = {spec: r[1] for spec, r in runs.items()}
+        self.seconds_ = {spec: r[2] for spec, r in runs.items()}
+
     def _predict(self, archs, **context):
+        curves, losses = self._observe(archs, context)
+        return self._estimate(archs, curves, losses)
+
+    def observed_curves(self, archs, **context) -> list[list[float]]:
+        """The validation curves (percent), one per architecture: those kept by ``fit``, others trained now (not kept)."""
+        archs = self._check_archs(archs, context, self.get_tags())
+        self._check_context(context, len(archs), self.get_tags())
+        return [list(c) for c in self._observe(archs, context)[0]]
+
+    def _observe(self, archs, context) -> tuple[list, list]:
+        """Curves and losses of ``archs``: from ``fit`` when trained there, else trained now (nothing is stored)."""
+        known = {spec: (c, self.losses_[spec]) for spec, c in getattr(self, "curves_", {}).items()}
+        runs = self._train_missing(archs, known, context)
+        return [list(runs[a.spec][0]) for a in archs], [list(runs[a.spec][1]) for a in archs]
+
+    def _train_missing(self, archs, known: dict, context) -> dict:
+        """``known`` plus (curve, losses, seconds) for every architecture of ``archs`` not in it."""
         self._check()
         if any(a is None for a in archs):
             raise ValueError(f"{type(self).__name__} trains each architecture, so archs must not contain None")
-        if not hasattr(self, "curves_"):
-            self.curves_, self.losses_, self.seconds_ = {}, {}, {}
-        todo = [a for a in dict.fromkeys(archs) if a.spec not in self.curves_]
+        runs = dict(known)
+        todo = [a for a in dict.fromkeys(archs) if a.spec not in runs]
         if todo:
             x, y = self._load(context)
             num_classes = int(y.max()) + 1
@@ -258,25 +296,21 @@ class CheapTraining(Estimator):
             if self.num_threads is not None:
                 torch.set_num_threads(int(self.num_threads))
             try:
-                self._train_all(todo, x, y, num_classes, show)
+                runs.update(self._train_all(todo, x, y, num_classes, show))
             finally:
                 torch.set_num_threads(old_threads)
-        curves = [self.curves_[a.spec] for a in archs]
-        return self._estimate(archs, curves, [self.losses_[a.spec] for a in archs])
+        return runs
 
-    def _train_all(self, todo, x, y, num_classes, show) -> None:
+    def _train_all(self, todo, x, y, num_classes, show) -> dict:
         from tqdm.auto import tqdm
 
+        out = {}
         with tqdm(total=len(todo) * int(self.epochs), desc="cheap training", unit="epoch", disable=not show) as bar:
             for a in todo:
                 accs, losses, secs = self.train_one(a, x, y, num_classes=num_classes, bar=bar)
-                self.curves_[a.spec], self.losses_[a.spec], self.seconds_[a.spec] = accs, losses, secs
+                out[a.spec] = (accs, losses, secs)
                 logger.info("trained %s for %d epochs in %.1fs: valid acc %.2f%%", a.spec, self.epochs, secs, accs[-1])
-
-    def observed_curves(self, archs, **context) -> list[list[float]]:
-        """Train (or reuse) and return the observed validation curves, one per architecture (percent)."""
-        self.predict(archs, **context)
-        return [list(self.curves_[a.spec]) for a in archs]
+        return out
 
     def _estimate(self, archs, curves, losses) -> np.ndarray:
         ex = self.extrapolator
@@ -285,10 +319,10 @@ class CheapTraining(Estimator):
         if isinstance(ex, str):
             from archscore.predictors.curves.extrapolate import extrapolate
 
-            T = int(self.total_epochs or self.schedule_epochs or self.epochs)
-            # the runs are cosine-annealed over schedule_epochs: the schedule model applies when that is the horizon
-            sched = None if T == int(self.schedule_epochs or self.epochs) else "none"
-            return np.array([extrapolate(c, total_epochs=T, method=ex, scale=100, schedule=sched).mean for c in curves])
+            S = int(self.schedule_epochs or self.epochs)
+            T = int(self.total_epochs or S)
+            # the runs are cosine-annealed over S epochs: the extrapolation is told so, whatever the horizon T
+            return np.array([extrapolate(c, total_epochs=T, schedule_epochs=S, method=ex, scale=100).mean for c in curves])
         if isinstance(ex, Estimator):
             ctx = {"curves": curves}
             if ex.get_tags().input.needs_losses or getattr(ex, "uses_losses_", False):
@@ -298,7 +332,7 @@ class CheapTraining(Estimator):
 
 
 register_estimator("train:nb201", CheapTraining, description="train briefly with the NAS-Bench-201 recipe; last accuracy or extrapolated (extrapolator=)",
-                   test_params={"epochs": 1, "data_path": "digits", "limit": 48, "valid_fraction": 0.5, "batch_size": 24, "resolution": 8, "space_options": {"C": 4, "N": 1}, "progress": False, "num_threads": 1})
+                   test_params={"epochs": 1, "data_path": "digits", "limit": 48, "valid_fraction": 0.5, "batch_size": 24, "resolution": 8, "space": TEST_SPACE, "progress": False, "num_threads": 1})
 register_estimator("train:short", CheapTraining, defaults={"epochs": 3, "limit": 1000, "resolution": 16},
                    description="cheapest training fidelity: 3 epochs, 1,000 images at 16x16 (NB201 recipe otherwise)",
-                   test_params={"epochs": 1, "data_path": "digits", "limit": 48, "valid_fraction": 0.5, "batch_size": 24, "resolution": 8, "space_options": {"C": 4, "N": 1}, "progress": False, "num_threads": 1})
+                   test_params={"epochs": 1, "data_path": "digits", "limit": 48, "valid_fraction": 0.5, "batch_size": 24, "resolution": 8, "space": TEST_SPACE, "progress": False, "num_threads": 1})

@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from archscore.base import Estimator, Tags, register_estimator
+from archscore.encodings import get_encoding
 from archscore.predictors.curves._checks import as_curve, check_total_epochs, prepare_curves
 from archscore.predictors.curves.extrapolate import COMBOS, NOISE_GAIN, extrapolate_fraction
 from archscore.predictors.curves.features import PathFeatures, prefix_features, summary_features
@@ -60,11 +61,19 @@ def _curve_tags(tags: Tags) -> Tags:
     return tags
 
 
-def _report_clipping(est: Estimator, clipped: np.ndarray) -> None:
-    est.clipped_ = clipped
+def _log_clipping(who: str, clipped: np.ndarray) -> None:
     if clipped.any():
-        logger.warning("%s: %d of %d predictions were outside the valid accuracy range and were clipped (see .clipped_)",
-                       type(est).__name__, int(clipped.sum()), clipped.size)
+        logger.warning("%s: %d of %d predictions were outside the valid accuracy range and were clipped "
+                       "(predict_details(...).clipped says which)", who, int(clipped.sum()), clipped.size)
+
+
+class CurvePrediction(NamedTuple):
+    """Per-curve results of :meth:`ParametricExtrapolator.predict_details`, in the curves' scale."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    #: True where the raw extrapolation left ``[0, scale]`` and was clipped
+    clipped: np.ndarray
 
 
 class LastValue(Estimator):
@@ -88,7 +97,6 @@ class LastValue(Estimator):
     def _predict(self, archs, **context):
         fr, s = prepare_curves(context["curves"], self.scale)
         out = [(c[np.isfinite(c)][-1] if self._reduce == "last" else np.nanmax(c)) * s for c in fr]
-        self.clipped_ = np.zeros(len(out), dtype=bool)
         return np.array(out, dtype=float)
 
 
@@ -99,7 +107,7 @@ class BestValue(LastValue):
 
 
 class ParametricExtrapolator(Estimator):
-    """Extrapolate each curve to ``total_epochs`` with one family or their combination.
+    """Extrapolate each curve to epoch ``total_epochs`` with one family or their combination.
 
     Parameters
     ----------
@@ -108,7 +116,13 @@ class ParametricExtrapolator(Estimator):
         family weights; alias ``"combo_uniform"``) or ``"combo_evidence"``
         (posterior family weights).
     total_epochs : int
-        Epoch to predict; required (no per-benchmark default).
+        The horizon: the epoch whose accuracy to predict (the curves may not be
+        longer); required (no per-benchmark default).
+    schedule_epochs : int, optional
+        Length of the cosine learning-rate schedule the runs follow; default
+        ``total_epochs``. Read only by the cosine schedule model and the cosine
+        time; set it when the runs are annealed over another length than the
+        horizon (e.g. predict epoch 100 of 200-epoch runs).
     time : {"epoch", "cosine", "both"}, default="epoch"
         Fit against the epoch or a cosine-schedule-aware time (:func:`~.parametric.schedule_time`);
         ``"both"`` (combinations only): the equal-weight mixture of the two.
@@ -122,7 +136,7 @@ class ParametricExtrapolator(Estimator):
     schedule : {"cosine", "none"} or None, default=None
         Learning-rate schedule model (see :func:`~.extrapolate.extrapolate`).
         None: the method's default, ``"cosine"`` for ``combo``, ``"none"``
-        otherwise; pass ``"none"`` for runs not cosine-annealed over ``total_epochs``.
+        otherwise; pass ``"none"`` for runs that are not cosine-annealed.
     noise_gain : float or tuple of float, default=(0.2, 0.8, 1.4)
         SGD-noise gain(s) of the cosine-schedule model; a tuple is an
         equal-weight prior over its values (cross-validated default).
@@ -132,8 +146,7 @@ class ParametricExtrapolator(Estimator):
     Notes
     -----
     Curves need at least 3 finite points. Predictions outside ``[0, scale]``
-    are clipped, logged, and flagged in ``clipped_`` (one bool per curve of
-    the last ``predict``).
+    are clipped and logged (warning); :meth:`predict_details` says which.
     """
 
     def __archscore_tags__(self) -> Tags:
@@ -141,10 +154,11 @@ class ParametricExtrapolator(Estimator):
         tags.output.supports_std = True
         return tags
 
-    def __init__(self, method: str = "combo", total_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
+    def __init__(self, method: str = "combo", total_epochs: int | None = None, schedule_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
                  envelope: bool | None = None, schedule: str | None = None, noise_gain: float | tuple[float, ...] = NOISE_GAIN, scale: Any = "auto") -> None:
         self.method = method
         self.total_epochs = total_epochs
+        self.schedule_epochs = schedule_epochs
         self.time = time
         self.temperature = temperature
         self.envelope = envelope
@@ -153,17 +167,27 @@ class ParametricExtrapolator(Estimator):
         self.scale = scale
 
     def _predict(self, archs, return_std: bool = False, **context):
+        res = self._extrapolate(context["curves"])
+        _log_clipping(type(self).__name__, res.clipped)
+        return (res.mean, res.std) if return_std else res.mean
+
+    def predict_details(self, archs, **context) -> CurvePrediction:
+        """Mean, std and a clipped flag per curve (the estimator is left unchanged, like ``predict``)."""
+        archs = self._check_archs(archs, context, self.get_tags())
+        self._check_context(context, len(archs), self.get_tags())
+        return self._extrapolate(context["curves"])
+
+    def _extrapolate(self, curves) -> CurvePrediction:
         if self.method not in COMBOS and self.method not in FAMILIES:
             raise unknown_choice_error("extrapolation method", self.method, (*FAMILY_NAMES, *COMBOS))
         T = check_total_epochs(self.total_epochs, type(self).__name__)
-        fr, s = prepare_curves(context["curves"], self.scale, total_epochs=T)
-        res = [extrapolate_fraction(c, T, T, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope,
+        S = T if self.schedule_epochs is None else check_total_epochs(self.schedule_epochs, type(self).__name__, label="schedule_epochs")
+        fr, s = prepare_curves(curves, self.scale, total_epochs=T)
+        res = [extrapolate_fraction(c, T, S, method=self.method, time=self.time, temperature=self.temperature, envelope=self.envelope,
                                     schedule=self.schedule, noise_gain=self.noise_gain)
                for c in fr]
-        mean = np.array([r[0] for r in res]) * s
-        std = np.array([r[1] for r in res]) * s
-        _report_clipping(self, np.array([r[2] for r in res], dtype=bool))
-        return (mean, std) if return_std else mean
+        return CurvePrediction(np.array([r[0] for r in res], dtype=float) * s, np.array([r[1] for r in res], dtype=float) * s,
+                               np.array([r[2] for r in res], dtype=bool))
 
 
 #: Regression models of :class:`LcRegressor`.
@@ -172,7 +196,11 @@ MODELS = ("svr", "rf", "et", "gbm")
 FEATURE_SETS = ("full", "summary")
 
 
-def _make_model(model: str, seed: int, n_train: int, n_estimators: int = 300):
+#: The SVR's default hyperparameter grid (cross-validated at fit).
+SVR_GRID: dict[str, list] = {"svr__C": [1.0, 10.0, 100.0], "svr__gamma": ["scale", 0.3, 0.03], "svr__epsilon": [0.01, 0.1]}
+
+
+def _make_model(model: str, seed: int, n_train: int, n_estimators: int = 300, param_grid: dict | None = None):
     from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
     from sklearn.model_selection import GridSearchCV, KFold
     from sklearn.pipeline import make_pipeline
@@ -182,8 +210,7 @@ def _make_model(model: str, seed: int, n_train: int, n_estimators: int = 300):
     folds = KFold(n_splits=min(3, n_train), shuffle=True, random_state=seed)
     if model == "svr":
         pipe = make_pipeline(StandardScaler(), SVR(kernel="rbf"))
-        grid = {"svr__C": [1.0, 10.0, 100.0], "svr__gamma": ["scale", 0.3, 0.03], "svr__epsilon": [0.01, 0.1]}
-        return GridSearchCV(pipe, grid, cv=folds, scoring="neg_mean_absolute_error")
+        return GridSearchCV(pipe, SVR_GRID if param_grid is None else param_grid, cv=folds, scoring="neg_mean_absolute_error")
     if model == "rf":
         return RandomForestRegressor(n_estimators=n_estimators, max_features=0.33, min_samples_leaf=1, random_state=seed, n_jobs=1)
     if model == "et":
@@ -198,12 +225,7 @@ def _resolve_encoding(encoding: Any):
     if isinstance(encoding, str):
         if encoding == "op_path_counts":
             return PathFeatures()
-        import archscore.encodings as encodings
-
-        getter = getattr(encodings, "get_encoding", None)
-        if getter is None:
-            raise ValueError(f"encoding {encoding!r} is unknown here; use 'op_path_counts' or an object with fit(archs)/transform(archs)")
-        return getter(encoding)
+        return get_encoding(encoding)
     if not (hasattr(encoding, "fit") and hasattr(encoding, "transform")):
         raise ValueError(f"encoding must have fit(archs) and transform(archs), got {type(encoding).__name__}")
     return copy.deepcopy(encoding)
@@ -229,10 +251,13 @@ class LcRegressor(Estimator):
         (:func:`~.features.summary_features`).
     n_estimators : int, default=300
         Trees of the tree models (ignored by the SVR).
+    param_grid : dict, optional
+        The SVR's hyperparameter grid for ``GridSearchCV`` (keys ``svr__<param>``);
+        default :data:`SVR_GRID`. Ignored by the tree models.
     encoding : object with fit(archs) / transform(archs), str or None
         Architecture features. ``"op_path_counts"`` is
         :class:`~.features.PathFeatures`; another string is looked up with
-        ``archscore.encodings.get_encoding`` when that exists. The object is
+        ``archscore.encodings.get_encoding``. The object is
         copied at fit. Rows whose arch is None use a curves-only model.
     use_losses : bool, default=True
         Use the ``losses=`` prefix when given at fit.
@@ -249,9 +274,12 @@ class LcRegressor(Estimator):
 
     Notes
     -----
-    One model per prefix length, as in the paper; models for lengths not
-    seen at fit are trained on the training curves cut to that length at
-    first use and cached in ``models_``. The predictive std is homoscedastic,
+    One model per prefix length, as in the paper: ``fit`` trains one for
+    every length the training curves have (cut to the longest usable length)
+    and stores them in ``models_``; a test prefix of another length gets a
+    model trained on the training curves cut to it, at each ``predict`` call
+    and not stored (``predict`` never changes the estimator), so fit on
+    curves of the lengths you will predict from. The predictive std is homoscedastic,
     a robust scale of the model's out-of-fold residuals (``cv`` folds on the
     training set): their 90% absolute quantile divided by 1.645, so that
     ``mean +- 1.645 std`` covers 90% of them; for Gaussian residuals it is
@@ -264,11 +292,12 @@ class LcRegressor(Estimator):
         tags.output.supports_std = True
         return tags
 
-    def __init__(self, model: str = "svr", features: str = "full", n_estimators: int = 300, encoding: Any = None,
+    def __init__(self, model: str = "svr", features: str = "full", n_estimators: int = 300, param_grid: dict | None = None, encoding: Any = None,
                  use_losses: bool = True, cv: int = 5, min_train: int = 5, seed: int = 0, scale: Any = "auto") -> None:
         self.model = model
         self.features = features
         self.n_estimators = n_estimators
+        self.param_grid = param_grid
         self.encoding = encoding
         self.use_losses = use_losses
         self.cv = cv
@@ -303,13 +332,14 @@ class LcRegressor(Estimator):
                 enc.fit(archs)
                 self.encoder_ = enc
                 self.arch_features_ = np.asarray(enc.transform(archs), dtype=float)
-        self.models_ = {}
         lengths = np.array([c.size for c in fr])
         self.max_length_ = self._longest_usable(lengths)
         if self.max_length_ is None:
             raise ValueError(f"{type(self).__name__} needs at least {self.min_train} training curves, got {len(fr)}")
-        common = int(np.bincount(lengths).argmax())
-        self._model_for(min(common, self.max_length_), self.encoder_ is not None)
+        # one model per prefix length the training curves have (cut to max_length_), as in the paper
+        self.models_ = {}
+        for L in sorted({min(int(n), self.max_length_) for n in lengths}):
+            self.models_[(L, self.encoder_ is not None)] = self._train_model(L, self.encoder_ is not None)
 
     def _longest_usable(self, lengths: np.ndarray) -> int | None:
         k = max(int(self.min_train), 2)
@@ -329,9 +359,14 @@ class LcRegressor(Estimator):
         return np.vstack(rows)
 
     def _model_for(self, length: int, with_arch: bool):
+        """The model fitted for this prefix length, or one trained now and not stored (predict changes nothing)."""
         key = (int(length), bool(with_arch))
         if key in self.models_:
             return self.models_[key]
+        logger.debug("%s: training a model for prefix length %d (not among the fitted lengths %s)", type(self).__name__, length, sorted(self.models_))
+        return self._train_model(*key)
+
+    def _train_model(self, length: int, with_arch: bool):
         from sklearn.model_selection import KFold
 
         idx = [i for i, c in enumerate(self.train_curves_) if c.size >= length]
@@ -342,7 +377,7 @@ class LcRegressor(Estimator):
         y = self.y_[idx]
         mu, sd = float(y.mean()), float(y.std()) or 1.0
         z = (y - mu) / sd
-        est = _make_model(self.model, self.seed, len(idx), int(self.n_estimators)).fit(X, z)
+        est = _make_model(self.model, self.seed, len(idx), int(self.n_estimators), self.param_grid).fit(X, z)
         best = est.best_estimator_ if hasattr(est, "best_estimator_") else est
         # out-of-fold residuals with the chosen hyperparameters set the predictive std
         from sklearn.base import clone
@@ -354,8 +389,7 @@ class LcRegressor(Estimator):
         # robust scale: the 90% quantile of |residual| / z_0.95, so mean +- 1.645 std covers 90% of the
         # out-of-fold residuals (equals the standard deviation for Gaussian residuals)
         resid_std = float(np.quantile(np.abs(oof - z), 0.9) / 1.6448536269514722) * sd
-        self.models_[key] = (est, mu, sd, resid_std)
-        return self.models_[key]
+        return est, mu, sd, resid_std
 
     # -------------------------------------------------------------- predict
     def _predict(self, archs, return_std: bool = False, **context):
@@ -440,7 +474,7 @@ register_estimator("lc:combo-uniform", ParametricExtrapolator, defaults={"method
 register_estimator("lc:combo-evidence", ParametricExtrapolator, defaults={"method": "combo_evidence"}, description="Bayesian model average of the 11 curve families with posterior family weights "
                    "(Domhan et al. 2015, grid approximation), with predictive std", test_params={"total_epochs": 20})
 register_estimator("lc:svr", LcRegressor, defaults={"model": "svr"}, description="SVR on curve-prefix features (+ optional arch encoding, losses) (Baker et al. 2017)",
-                   test_params={"cv": 3})
+                   test_params={"cv": 3, "param_grid": {"svr__C": [10.0], "svr__gamma": ["scale"], "svr__epsilon": [0.1]}})
 register_estimator("lc:rf", LcRegressor, defaults={"model": "rf", "features": "summary"},
                    description="random forest on curve-prefix summary features (+ optional arch encoding, losses)", test_params={"cv": 3, "n_estimators": 20})
 register_estimator("lc:et", LcRegressor, defaults={"model": "et", "features": "summary"},

@@ -17,7 +17,6 @@ least :data:`MIN_POINTS` finite values. Predictions outside the valid range
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -95,7 +94,7 @@ def _points(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extrapolate_fraction(
     values: np.ndarray,
     at_epoch: int,
-    total_epochs: int,
+    schedule_epochs: int,
     *,
     method: str = "combo",
     time: str = "epoch",
@@ -105,6 +104,10 @@ def extrapolate_fraction(
     noise_gain: float | Sequence[float] = NOISE_GAIN,
 ) -> tuple[float, float, bool]:
     """Core of :func:`extrapolate` on a validated curve in fractions: (mean, std, clipped).
+
+    ``at_epoch`` is the epoch to predict; ``schedule_epochs`` the length of the
+    cosine learning-rate schedule the run follows (used by the cosine schedule
+    model and the cosine time only).
 
     ``std`` is NaN for the baselines; ``temperature``/``envelope``/``schedule``
     None take the method's defaults (:func:`method_defaults`).
@@ -133,15 +136,15 @@ def extrapolate_fraction(
         raise ValueError(f"schedule='cosine' sets its own abscissa (the cumulative learning rate); use time='epoch', got time={time!r}")
 
     def abscissa(e, warp):
-        return cumulative_lr(e, total_epochs) if schedule == "cosine" else schedule_time(e, total_epochs, warp)
+        return cumulative_lr(e, schedule_epochs) if schedule == "cosine" else schedule_time(e, schedule_epochs, warp)
 
     # schedule-aware model: annealed accuracy a(S) on the cumulative learning rate S, observed with an
     # SGD-noise excess error, 1 - y(t) = (1 - a(S(t))) (1 + g lr(t)); several gains g = an equal-weight
     # prior over g, i.e. a mixture of the models
     comps: list[tuple[float, float]] = []
     for g in (gains if schedule == "cosine" else (0.0,)):
-        yg = 1.0 - (1.0 - y_raw) / (1.0 + g * cosine_lr(epochs, total_epochs)) if schedule == "cosine" else y_raw
-        gain_at = 1.0 + g * float(cosine_lr(np.array([at_epoch]), total_epochs)[0]) if schedule == "cosine" else 1.0
+        yg = 1.0 - (1.0 - y_raw) / (1.0 + g * cosine_lr(epochs, schedule_epochs)) if schedule == "cosine" else y_raw
+        gain_at = 1.0 + g * float(cosine_lr(np.array([at_epoch]), schedule_epochs)[0]) if schedule == "cosine" else 1.0
         if envelope:  # fit the best-so-far curve (the upper envelope of a noisy curve)
             yg = np.maximum.accumulate(yg)
         if method in COMBOS:
@@ -183,6 +186,7 @@ def extrapolate(
     at_epoch: int | None = None,
     *,
     total_epochs: int,
+    schedule_epochs: int | None = None,
     method: str = "combo",
     level: float = 0.9,
     scale: Any = "auto",
@@ -201,8 +205,12 @@ def extrapolate(
     at_epoch : int, optional
         Epoch to predict (1-based); default ``total_epochs``.
     total_epochs : int
-        Length of the full training run (the curve may not be longer; the
-        ``"cosine"`` time needs it).
+        Length of the full training run, whose last epoch is predicted by
+        default (the curve may not be longer).
+    schedule_epochs : int, optional
+        Length of the cosine learning-rate schedule the run follows; default
+        ``total_epochs``. Only the cosine schedule model and the cosine time
+        read it (after ``schedule_epochs`` the rate is zero).
     method : str, default="combo"
         ``"last"``, ``"best"``, one of the eleven families
         (:data:`~archscore.predictors.curves.parametric.FAMILY_NAMES`),
@@ -228,15 +236,14 @@ def extrapolate(
         ``combo``, False otherwise.
     schedule : {"cosine", "none"} or None, default=None
         The learning-rate schedule of the run. ``"cosine"`` (cosine annealing
-        from epoch 0 to ``total_epochs``) fits the annealed accuracy ``a`` on
+        from epoch 0 to ``schedule_epochs``) fits the annealed accuracy ``a`` on
         the cumulative learning rate ``S(t)`` (:func:`~.parametric.cumulative_lr`)
         with an SGD-noise excess error that vanishes as the rate anneals:
         ``1 - y(t) = (1 - a(S(t))) (1 + g lr(t))`` (our model, after
         the annealing-area idea of Tissue et al., "Scaling law with learning
         rate annealing", 2024); ``"none"`` models no schedule (the epoch or
         ``time`` abscissa). None: ``"cosine"`` for ``combo`` with ``time="epoch"``,
-        ``"none"`` otherwise. Use ``"none"`` for runs that are not cosine-annealed over
-        ``total_epochs``.
+        ``"none"`` otherwise. Use ``"none"`` for runs that are not cosine-annealed.
     noise_gain : float or sequence of float, default=(0.2, 0.8, 1.4)
         Gain ``g`` of the cosine-schedule model; a sequence is an equal-weight
         prior over its values (the predictive is the mixture). The default
@@ -256,6 +263,7 @@ def extrapolate(
     0.8877
     """
     T = check_total_epochs(total_epochs, "extrapolate")
+    S = T if schedule_epochs is None else check_total_epochs(schedule_epochs, "extrapolate", label="schedule_epochs")
     arr = as_curve(curve, total_epochs=T)
     s = resolve_scale(scale, arr)
     check_range(arr, s)
@@ -264,7 +272,7 @@ def extrapolate(
         raise ValueError(f"at_epoch must be an integer in [1, total_epochs={T}], got {at_epoch!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    mean, std, clipped = extrapolate_fraction(arr / s, int(at), T, method=method, time=time, temperature=temperature, envelope=envelope,
+    mean, std, clipped = extrapolate_fraction(arr / s, int(at), S, method=method, time=time, temperature=temperature, envelope=envelope,
                                               schedule=schedule, noise_gain=noise_gain)
     if np.isfinite(std):
         z = norm.ppf(0.5 + level / 2)
@@ -279,6 +287,7 @@ def probability_of_improvement(
     best_so_far: float,
     *,
     total_epochs: int,
+    schedule_epochs: int | None = None,
     method: str = "combo",
     scale: Any = "auto",
     time: str = "epoch",
@@ -290,14 +299,15 @@ def probability_of_improvement(
     """Probability that the run's accuracy at ``total_epochs`` exceeds ``best_so_far``.
 
     Uses the Gaussian predictive distribution of :func:`extrapolate`;
-    ``best_so_far`` is in the curve's scale. A curve already at or past the
+    ``best_so_far`` is in the curve's scale; ``schedule_epochs`` as in
+    :func:`extrapolate`. A curve already at or past the
     final epoch returns 1.0 or 0.0 by its last value.
     """
     if best_so_far is None or not np.isfinite(best_so_far):
         raise ValueError(f"best_so_far must be a finite accuracy, got {best_so_far!r}")
     if method in ("last", "best"):
         raise ValueError(f"method {method!r} has no predictive distribution; use a family name or 'combo'")
-    r = extrapolate(curve, total_epochs=total_epochs, method=method, scale=scale, time=time, temperature=temperature, envelope=envelope,
+    r = extrapolate(curve, total_epochs=total_epochs, schedule_epochs=schedule_epochs, method=method, scale=scale, time=time, temperature=temperature, envelope=envelope,
                     schedule=schedule, noise_gain=noise_gain)
     if len(curve) >= total_epochs or not r.std > 0:
         return float(r.mean > best_so_far)
@@ -320,14 +330,15 @@ class EarlyStopping:
         Stop when the probability of improvement falls below this.
     min_epochs : int, default=3
         Never stop before this many epochs.
-    method, scale, time, temperature, envelope, schedule, noise_gain
+    schedule_epochs, method, scale, time, temperature, envelope, schedule, noise_gain
         As in :func:`extrapolate`.
     """
 
-    def __init__(self, total_epochs: int, *, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
+    def __init__(self, total_epochs: int, *, schedule_epochs: int | None = None, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
                  scale: Any = "auto", time: str = "epoch", temperature: float | str | None = None, envelope: bool | None = None,
                  schedule: str | None = None, noise_gain: float | Sequence[float] = NOISE_GAIN) -> None:
         self.total_epochs = check_total_epochs(total_epochs, "EarlyStopping")
+        self.schedule_epochs = schedule_epochs
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
@@ -336,7 +347,7 @@ class EarlyStopping:
         self.schedule, self.noise_gain = schedule, noise_gain
 
     def __call__(self, curve: Sequence[float], best_so_far: float) -> float:
-        return probability_of_improvement(curve, best_so_far, total_epochs=self.total_epochs, method=self.method,
+        return probability_of_improvement(curve, best_so_far, total_epochs=self.total_epochs, schedule_epochs=self.schedule_epochs, method=self.method,
                                           scale=self.scale, time=self.time, temperature=self.temperature, envelope=self.envelope,
                                           schedule=self.schedule, noise_gain=self.noise_gain)
 
@@ -349,7 +360,3 @@ class EarlyStopping:
     def __repr__(self) -> str:
         return f"EarlyStopping(total_epochs={self.total_epochs}, threshold={self.threshold}, method={self.method!r})"
 
-
-def interval_z(level: float) -> float:
-    """The Gaussian quantile for a central interval of coverage ``level``."""
-    return float(norm.ppf(0.5 + level / 2)) if 0 < level < 1 else math.nan
