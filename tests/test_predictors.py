@@ -175,9 +175,6 @@ def test_surrogate_prior_only_with_agreeing_zc_features(toy_data):
         create_estimator("surrogate", encoding="zc", prior_weight=-1).fit(archs[:10], y[:10], scores=anti)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="archscore/bench/predictors.py:156 still passes random_state=; estimators take seed= (base.py 'Seeds'). "
-                          "Remove this mark when that line reads params = {'seed': s}")
 def test_bench_protocol(tmp_path):
     from archscore.bench import predictors as bp
 

@@ -223,7 +223,7 @@ def cheap_train(args, archs, V) -> Section:
                                      limit=args.train_images, seed=args.seed, extrapolator="combo", total_epochs=args.total_epochs,
                                      progress=not args.no_progress)
     t0 = time.perf_counter()
-    pred = est.predict(cells)
+    pred = est.fit(cells).predict(cells)
     wall = time.perf_counter() - t0
     table = Table(["cell", "true final", "observed curve (%)", "combo est.", "s"])
     for i, a, p in zip(picks, cells, pred):

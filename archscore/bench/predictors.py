@@ -152,7 +152,7 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int
             for name, enc, max_n in specs:
                 if max_n is not None and n > max_n:
                     continue
-                params = {"random_state": s}
+                params = {"seed": s}
                 if enc is not None:
                     params["encoding"] = enc
                 est = create_estimator(name, **params)

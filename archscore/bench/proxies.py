@@ -30,7 +30,7 @@ Every correlation carries a percentile-bootstrap 95% interval. Scores are
 cached per cell in ``OUT/scores.jsonl`` (:mod:`archscore.bench.cache`, keyed
 by cell, batch, seeds, space options, proxy set and proxy code), so an
 interrupted run resumes where it stopped. The
-models are built after ``torch.manual_seed(--model-seed)`` (42, as the
+models are built after ``torch.manual_seed(--init-seed)`` (42, as the
 reference code) and scored on the reference batch of ``archscore.data``
 (``--batch-size`` rows of ``train5k.npz``). ``zc:ensemble`` is computed from
 the cached scores with :func:`archscore.predictors.zc_ensemble.rank_aggregate`
@@ -82,7 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--curves", type=Path, default=None, help=f"cell list of the design protocol (default: DATA/{CURVES_CSV})")
     p.add_argument("--n", type=int, default=300, help="cells in the full-space sample")
     p.add_argument("--seed", type=int, default=0, help="sampling, bootstrap and proxy seed")
-    p.add_argument("--model-seed", type=int, default=42, help="torch.manual_seed before building each model (42 as the reference code)")
+    p.add_argument("--init-seed", type=int, default=42, help="torch.manual_seed before building each model (42 as the reference code)")
     p.add_argument("--batch-size", type=int, default=64, help="images in the minibatch")
     p.add_argument("--target", default="valid_acc_200ep", help="target column (the full protocol also reports test_acc_200ep)")
     p.add_argument("--proxies", default=None, help="comma-separated proxies (default: all registered); zc:ensemble's are always computed")
@@ -94,7 +94,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--hard-network", choices=("reference", "benchmark"), default="reference",
                    help="network of the hard protocol: 'reference' = the original zero-cost code's NB201 init "
-                        "(same weights as the reference scores after the model seed), 'benchmark' = archscore's NB201 build "
+                        "(same weights as the reference scores after the init seed), 'benchmark' = archscore's NB201 build "
                         "(full, cost and design always use the benchmark build)")
     p.add_argument("--space-options", default="", help="NB201 space options as k=v,... e.g. C=4,N=1 for a smoke test (results then not comparable)")
     p.add_argument("--budget-minutes", type=float, default=None,
@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     space = archscore.get_space("nb201", **space_options)
     cache_path = args.out / "scores.jsonl"
-    scorer = Scorer(space, inputs, targets_batch, computed, seed=args.seed, model_seed=args.model_seed, device=args.device,
+    scorer = Scorer(space, inputs, targets_batch, computed, seed=args.seed, init_seed=args.init_seed, device=args.device,
                     cache_path=cache_path, space_options=space_options)
 
     results: dict[str, Any] = {
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         hard_scorer = scorer
         if args.hard_network == "reference":
             hard_scorer = Scorer(ReferenceNB201Space(**space_options), inputs, targets_batch, computed, seed=args.seed,
-                                 model_seed=args.model_seed, device=args.device, cache_path=cache_path, space_options=space_options)
+                                 init_seed=args.init_seed, device=args.device, cache_path=cache_path, space_options=space_options)
             hard_scorer.deadline = scorer.deadline
         res, checks = run_hard(args, hard_scorer, bench, requested, args.target, ref_path, progress)
         results["protocols"]["hard"] = res

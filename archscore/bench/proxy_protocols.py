@@ -51,19 +51,19 @@ class Scorer:
     proxy code version.
     """
 
-    def __init__(self, space: Any, inputs: Any, targets: Any, proxies: list[str], *, seed: int, model_seed: int,
+    def __init__(self, space: Any, inputs: Any, targets: Any, proxies: list[str], *, seed: int, init_seed: int,
                  device: str, cache_path: Path, space_options: dict[str, int]) -> None:
         self.space, self.inputs, self.targets = space, inputs, targets
-        self.proxies, self.seed, self.model_seed, self.device = proxies, seed, model_seed, device
+        self.proxies, self.seed, self.init_seed, self.device = proxies, seed, init_seed, device
         self.deadline: float | None = None
         self.code = proxies_code_version()
         self.network = type(space).__name__
-        self.cache = ScoreCache(cache_path, {"batch": fingerprint(inputs, targets), "seed": seed, "model_seed": model_seed,
+        self.cache = ScoreCache(cache_path, {"batch": fingerprint(inputs, targets), "seed": seed, "init_seed": init_seed,
                                              "network": self.network, "space": space_options, "proxies": sorted(proxies),
                                              "code": self.code})
 
     def build(self, arch: Any) -> Any:
-        torch.manual_seed(self.model_seed)
+        torch.manual_seed(self.init_seed)
         return self.space.build(arch)
 
     def scores(self, arch: Any) -> dict[str, Any]:
