@@ -188,7 +188,8 @@ class SPOSEstimator(Estimator):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{label} must be a positive integer{' or None' if allow_none else ''}, got {v!r}"
                                  + (" (a budget too small to train one step)" if label in ("epochs", "steps") else ""))
-        if self.time_budget is not None and not (isinstance(self.time_budget, (int, float)) and self.time_budget > 0):
+        tb = self.time_budget
+        if tb is not None and (isinstance(tb, bool) or not isinstance(tb, (int, float, np.integer, np.floating)) or not tb > 0):
             raise ValueError(f"time_budget must be a positive number of seconds or None, got {self.time_budget!r} "
                              "(a budget too small to train one step)")
         if self.epochs is None and self.steps is None and self.time_budget is None:
