@@ -79,6 +79,7 @@ class InputTags:
     needs_losses: bool = False  #: context losses=
     needs_scores: bool = False  #: context scores=
     allows_none_archs: bool = False  #: archs may be None when only curves/losses are known
+    needs_targets: bool = True  #: with ``requires_fit``: fit needs targets ``y`` (False: fit learns from context alone)
 
 
 @dataclass(slots=True)
@@ -157,7 +158,7 @@ class Estimator(BaseEstimator):
         tags = self.get_tags()
         archs = self._check_archs(archs, context, tags)
         self._check_context(context, len(archs), tags)
-        if tags.requires_fit:
+        if tags.requires_fit and tags.input.needs_targets:
             if y is None:
                 raise ValueError(f"{type(self).__name__}.fit needs targets y, got None")
             y = check_targets(y, len(archs))
@@ -283,6 +284,7 @@ ESTIMATORS = Registry("estimator", plugins=(
     "archscore.baselines",
     "archscore.proxies",
     "archscore.predictors",
+    "archscore.oneshot",
 ))
 
 

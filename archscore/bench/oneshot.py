@@ -54,18 +54,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-spos", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="auto", help="torch device (default auto: CUDA when available)")
-    p.add_argument("--seed", type=int, default=0)
-
-
-def _rank(v: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(v) / len(v)
+    p.add_argument("--seed", type=int, default=0, help="seed of sampling, initialisation and data order (default 0)")
 
 
 def _combine(*scores: np.ndarray) -> np.ndarray:
-    """Log-rank average: mean of log(normalised rank), higher is better."""
-    return np.mean([np.log(_rank(s)) for s in scores], axis=0)
+    """Log-rank average (AZ-NAS style) of higher-is-better scores, through the one shared ranking function."""
+    from archscore.predictors.zc_ensemble import rank_aggregate
+
+    return rank_aggregate({str(i): s for i, s in enumerate(scores)}, method="log_rank")
 
 
 def _corr(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -75,7 +71,6 @@ def _corr(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 def run_spos(args, data_dir: Path, images: Path) -> dict:
-    import archscore.oneshot  # noqa: F401  (registers oneshot:spos until the registry lists it as a plugin)
     from archscore.base import create_estimator
     from archscore.benchmarks import load_nb201
     from archscore.data import reference_batch
@@ -209,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark; returns the exit status."""
     import torch
 
-    from archscore.benchmarks import default_data_dir
+    from archscore.data import default_data_dir
 
     data_dir = args.data or default_data_dir()
     if data_dir is None:

@@ -174,6 +174,8 @@ class SPOSEstimator(Estimator):
     def __archscore_tags__(self) -> Tags:
         tags = super().__archscore_tags__()
         tags.family = "oneshot"
+        tags.requires_fit = True  # the supernet is trained in fit
+        tags.input.needs_targets = False  # from the data, not from y
         tags.input.needs_data = self.data_path is None
         return tags
 
