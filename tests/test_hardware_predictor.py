@@ -49,6 +49,9 @@ def test_transfer_from_sources_beats_no_sources():
     rho_none = spearmanr(create_estimator("hw:latency-predictor").fit(train, target[400:410]).predict(test), target[410:])[0]
     assert rho_src > 0.97 and rho_src > rho_none
     assert set(with_src.source_models_) == {"a", "b"} and len(with_src.penalties_) == 3
+    assert with_src.weights_.shape == (27,) and np.isclose(with_src.weights_.sum(), 1.0)
+    best = create_estimator("hw:latency-predictor", averaging="best").fit(train, target[400:410], sources={"a": (archs[:400], src_a)})
+    assert sorted(best.weights_.tolist()) == [0.0] * 26 + [1.0]
     tags = est.get_tags()
     assert tags.family == "hardware" and tags.requires_fit and not tags.output.higher_is_better
 
@@ -63,3 +66,5 @@ def test_predictor_errors():
     with pytest.raises(ValueError, match="not fitted"):
         hw.LatencyPredictor().predict(archs)
     assert not hasattr(est, "_pending_sources")
+    with pytest.raises(ValueError, match="averaging must be"):
+        hw.LatencyPredictor(averaging="mean").fit(archs, np.arange(5.0))
