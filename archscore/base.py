@@ -82,17 +82,23 @@ class InputTags:
     needs_targets: bool = True  #: with ``requires_fit``: fit needs targets ``y`` (False: fit learns from context alone)
 
 
+#: The values ``OutputTags.units`` may take.
+UNITS: tuple[str, ...] = ("accuracy", "score", "target", "ms", "bytes", "MACs", "params")
+
+
 @dataclass(slots=True)
 class OutputTags:
     """What the predictions mean."""
 
     higher_is_better: bool = True  #: higher prediction = better expected accuracy
-    #: "accuracy": in the units of the targets ``y`` (or curves) it was given;
-    #: "score": a monotone ranking score with no unit
+    #: one of :data:`UNITS`: "accuracy" = in the units of the accuracies ``y`` (or curves)
+    #: it was given; "score" = a monotone ranking score with no unit; "target" = the units
+    #: of whatever targets it was fitted on; physical units for cost estimators
     units: str = "score"
     #: False when scores are ranks within one ``predict`` call (compare nothing across calls)
     comparable_across_calls: bool = True
     supports_std: bool = False  #: ``predict(..., return_std=True)`` works
+    deterministic: bool = True  #: same inputs, same predictions (False for measured timings)
 
 
 @dataclass(slots=True)
@@ -285,6 +291,7 @@ ESTIMATORS = Registry("estimator", plugins=(
     "archscore.proxies",
     "archscore.predictors",
     "archscore.oneshot",
+    "archscore.hardware",
 ))
 
 

@@ -13,5 +13,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "proxies": ("archscore.bench.proxies", "zero-cost proxies against NAS-Bench-201: rank correlations, reference agreement, cost"),
     "predictors": ("archscore.bench.predictors", "surrogate predictors x encodings on NB201 and NAS-Bench-Graph (White et al. 2021)"),
     "oneshot": ("archscore.bench.oneshot", "one-shot supernet (SPOS) ranking vs training minutes and DARTS cells on NB201"),
+    "hardware": ("archscore.bench.hardware", "hardware costs: few-shot latency prediction across devices, CPU latency of NB201 cells"),
     "curves": ("archscore.bench.curves", "learning-curve extrapolation on NB201 curves: MAE, Spearman, 90% coverage, cost"),
 }

@@ -50,21 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve_csv(arg: str | None) -> Path:
-    from archscore.benchmarks import default_data_dir
+    from archscore.data import resolve_data_file
 
-    base = Path(arg).expanduser() if arg else default_data_dir()
-    if base is None:
-        raise FileNotFoundError("no HW-NAS-Bench data: pass --data PATH or set $ARCHSCORE_DATA")
-    path = base if base.is_file() else base / "hwnasbench" / HWNAS_CSV
-    if not path.is_file():
-        raise FileNotFoundError(f"HW-NAS-Bench table not found at {path}")
-    return path
+    return resolve_data_file(arg, f"hwnasbench/{HWNAS_CSV}", "HW-NAS-Bench table")
 
 
 def _spearman(a, b) -> float:
-    from scipy.stats import spearmanr
+    from archscore.metrics import spearman
 
-    return float(spearmanr(a, b)[0])
+    return spearman(a, b)
 
 
 def fewshot(df, archs, args) -> dict:

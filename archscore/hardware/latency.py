@@ -142,6 +142,7 @@ class LatencyEstimator(CostEstimator):
         tags = super().__archscore_tags__()
         tags.output.supports_std = True
         tags.output.comparable_across_calls = True  # same units; noisy, not ranks
+        tags.output.deterministic = False  # measured timings vary between calls
         return tags
 
     def measure(self, arch) -> LatencyResult:

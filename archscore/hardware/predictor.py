@@ -162,7 +162,7 @@ class LatencyPredictor(Estimator):
         tags.family = "hardware"
         tags.requires_fit = True
         tags.output.higher_is_better = False
-        tags.output.units = "latency (units of the fitted targets)"
+        tags.output.units = "target"  # latencies in whatever unit the fitted targets were
         return tags
 
     # ------------------------------------------------------------- features
