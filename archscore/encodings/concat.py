@@ -22,8 +22,6 @@ class ConcatEncoding(Encoding):
         scikit-learn's ``FeatureUnion``); names must be unique. Built by
         ``get_encoding("a+b")`` from registered names.
 
-    Feature names are prefixed by the part's name: ``"zc/zc:synflow"``.
-
     Attributes
     ----------
     fitted_ : list of (name, Encoding)
@@ -31,6 +29,10 @@ class ConcatEncoding(Encoding):
     part_slices_ : dict of str to slice
         The output columns of each part, by part name: ``X[:, enc.part_slices_["zc"]]``
         are the ``zc`` part's features (so nobody has to parse feature names).
+
+    Notes
+    -----
+    Feature names are prefixed by the part's name: ``"zc/zc:synflow"``.
     """
 
     uses_graph = False  # the parts check their own vocabularies

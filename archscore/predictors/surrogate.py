@@ -307,7 +307,7 @@ class SurrogatePredictor(EncodedPredictor):
 
     These choices were made on exploratory NB201 splits with seeds 1000+,
     disjoint from the benchmark's seeds 0..9, and for the prior on 800 scored
-    cells disjoint from the benchmark's scored pool (see the README); nothing
+    cells disjoint from the benchmark's scored pool (``default_rng(777)``); nothing
     is tuned on a benchmark's test set.
 
     Parameters

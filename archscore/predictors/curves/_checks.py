@@ -1,6 +1,6 @@
 """Validation of learning curves and the percent-versus-fraction rule.
 
-Rules (documented in the README and in every public function that takes a curve):
+Rules (documented in the learning-curve guide and in every public function that takes a curve):
 
 * A curve is a 1-D sequence of per-epoch accuracies; entry ``i`` is the value
   after epoch ``i + 1``.
