@@ -4,9 +4,15 @@ A cell is a DAG of at most 7 vertices and 9 edges given as an upper-triangular
 adjacency matrix plus one op per vertex: vertex 0 is the ``input``, the last
 vertex the ``output`` and the others ``conv3x3-bn-relu``, ``conv1x1-bn-relu``
 or ``maxpool3x3``. The benchmark prunes vertices that lie on no input->output
-path before it hashes or builds a cell; archscore stores the pruned spec, so
-the :class:`~archscore.arch.Arch` of a cell is the vertex DAG itself (ops on
-nodes, nodes ``0..n-1`` in matrix order).
+path before it hashes or builds a cell. archscore keeps the spec as given
+(NASLib's keys, and so NAS-Bench-Suite-Zero's records, are unpruned 7-vertex
+specs: 289 keys of the development file are 192 distinct pruned cells, with
+separately measured scores), so the :class:`~archscore.arch.Arch` of a cell
+is the vertex DAG as given (ops on nodes, nodes ``0..n-1`` in matrix order);
+:meth:`NB101Space.pruned_spec`, :meth:`NB101Space.prune` and
+:meth:`NB101Space.hash` give the benchmark's pruned view, and
+:meth:`NB101Space.build` builds the pruned cell (dead vertices compute
+nothing). Isomorphic cells share :meth:`NB101Space.hash`.
 
 Strings
 -------
@@ -161,9 +167,10 @@ class NB101Space(SearchSpace):
         self.cells_per_stack = int(cells_per_stack)
 
     # ------------------------------------------------------------- specs
-    def from_spec(self, matrix, ops) -> Arch:
-        """An :class:`Arch` from an adjacency matrix and op list (validated, then pruned)."""
-        m, ops = check_spec(matrix, ops)
+    def from_spec(self, matrix, ops, prune: bool = False) -> Arch:
+        """An :class:`Arch` from an adjacency matrix and op list (validated; pruned when ``prune``)."""
+        pm, pops = check_spec(matrix, ops)
+        m, ops = (pm, pops) if prune else (np.asarray(matrix).astype(int), list(ops))
         g = nx.DiGraph()
         for i, op in enumerate(ops):
             g.add_node(i, op=op)
@@ -171,7 +178,7 @@ class NB101Space(SearchSpace):
         return Arch(g, self.name)
 
     def spec(self, arch: Arch) -> tuple[np.ndarray, list[str]]:
-        """The pruned ``(matrix, ops)`` of ``arch``."""
+        """The ``(matrix, ops)`` of ``arch`` as stored (possibly with dead vertices)."""
         self.check_arch(arch)
         g = arch.graph
         n = g.number_of_nodes()
@@ -184,9 +191,17 @@ class NB101Space(SearchSpace):
         check_spec(m, ops)
         return m, ops
 
+    def pruned_spec(self, arch: Arch) -> tuple[np.ndarray, list[str]]:
+        """The benchmark's pruned ``(matrix, ops)``: vertices on no input->output path removed."""
+        return check_spec(*self.spec(arch))
+
+    def prune(self, arch: Arch) -> Arch:
+        """``arch`` with its dead vertices removed (the cell the benchmark hashes and builds)."""
+        return self.from_spec(*self.pruned_spec(arch))
+
     def hash(self, arch: Arch) -> str:
-        """The benchmark's hash of ``arch`` (see :func:`nb101_hash`)."""
-        return nb101_hash(*self.spec(arch))
+        """The benchmark's hash of ``arch`` (see :func:`nb101_hash`), equal for isomorphic cells."""
+        return nb101_hash(*self.pruned_spec(arch))
 
     # ----------------------------------------------------------- strings
     def from_string(self, s: str) -> Arch:
@@ -216,7 +231,7 @@ class NB101Space(SearchSpace):
         return self.from_spec(np.array(vals[: n * n]).reshape(n, n), [NASLIB_NB101_CODES[c] for c in codes])
 
     def to_naslib(self, arch: Arch) -> str:
-        """NASLib's compact key of the (pruned) spec, as a tuple string."""
+        """NASLib's compact key of the spec as stored, as a tuple string."""
         m, ops = self.spec(arch)
         return str(tuple(int(v) for v in [*m.ravel(), *(NASLIB_NB101_CODES.index(o) for o in ops)]))
 
@@ -237,7 +252,7 @@ class NB101Space(SearchSpace):
 
     # ---------------------------------------------------------- sampling
     def sample(self, n: int, seed: int | None = 0) -> list[Arch]:
-        """``n`` distinct cells (by benchmark hash): random 7-vertex specs, invalid ones rejected."""
+        """``n`` cells with distinct benchmark hashes: random 7-vertex specs (invalid ones rejected), pruned."""
         n = self._check_sample_size(n)
         rng = np.random.default_rng(seed)
         out, seen = [], set()
@@ -245,7 +260,7 @@ class NB101Space(SearchSpace):
             m = np.triu(rng.integers(0, 2, size=(MAX_VERTICES, MAX_VERTICES)), 1)
             ops = [INPUT_OP] + [NB101_OPS[k] for k in rng.integers(len(NB101_OPS), size=MAX_VERTICES - 2)] + [OUTPUT_OP]
             try:
-                arch = self.from_spec(m, ops)
+                arch = self.from_spec(m, ops, prune=True)
             except ValueError:
                 continue
             h = self.hash(arch)
@@ -255,8 +270,8 @@ class NB101Space(SearchSpace):
         return out
 
     def mutate(self, arch: Arch, rng: np.random.Generator | int | None = None) -> Arch:
-        """A valid cell one edit away: flip one edge of the 7-vertex matrix or change one op (as in the benchmark's examples)."""
-        m, ops = self.spec(arch)
+        """A valid pruned cell one edit away (another hash): flip one edge of the 7-vertex matrix or change one op."""
+        m, ops = self.pruned_spec(arch)
         rng = np.random.default_rng(rng)
         k = len(ops)
         full = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=int)
@@ -274,7 +289,7 @@ class NB101Space(SearchSpace):
                 v = int(rng.integers(1, MAX_VERTICES - 1))
                 ops2[v] = [o for o in NB101_OPS if o != ops2[v]][int(rng.integers(len(NB101_OPS) - 1))]
             try:
-                child = self.from_spec(m2, ops2)
+                child = self.from_spec(m2, ops2, prune=True)
             except ValueError:
                 continue
             if self.hash(child) != h0:
@@ -285,7 +300,7 @@ class NB101Space(SearchSpace):
     def build(self, arch: Arch, num_classes: int = 10):
         """The benchmark's untrained network for ``arch`` (PyTorch default init)."""
         num_classes = self._check_num_classes(num_classes)
-        m, ops = self.spec(arch)
+        m, ops = self.pruned_spec(arch)
         return NB101Network(m, ops, stem_channels=self.stem_channels, num_stacks=self.num_stacks,
                             cells_per_stack=self.cells_per_stack, num_classes=num_classes)
 
