@@ -24,8 +24,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from archscore.arch import Arch
-from archscore.base import Estimator, Tags, check_targets, register_estimator
-from archscore.predictors.surrogate import SurrogatePredictor, _seed
+from archscore.base import Estimator, Tags, check_targets, create_estimator, register_estimator
+from archscore.predictors.surrogate import _seed
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ class TransferPredictor(Estimator):
     source_model : str or Estimator, default="xgb"
         Surrogate fitted per source, used only for architectures a source
         did not measure (registered name or estimator instance).
+    target_model : str or Estimator, default="surrogate"
+        Surrogate fitted on the target labels (registered name, created
+        without a target transform so that it predicts in target units, or
+        an instance, used as given).
     random_state : int, default=0
 
     Attributes
@@ -74,11 +78,12 @@ class TransferPredictor(Estimator):
     """
 
     def __init__(self, power: float = 2.0, prior_weight: float = 20.0, min_labels_for_model: int = 5,
-                 source_model: Any = "xgb", random_state: int | None = 0) -> None:
+                 source_model: Any = "xgb", target_model: Any = "surrogate", random_state: int | None = 0) -> None:
         self.power = power
         self.prior_weight = prior_weight
         self.min_labels_for_model = min_labels_for_model
         self.source_model = source_model
+        self.target_model = target_model
         self.random_state = random_state
 
     def __archscore_tags__(self) -> Tags:
@@ -131,7 +136,7 @@ class TransferPredictor(Estimator):
         if not self.sources_:
             logger.warning("TransferPredictor fitted without sources=: nothing to transfer, using the target surrogate alone")
             self.taus_, self.weights_, self.line_, self.prior_share_ = {}, {}, (0.0, 0.0), 0.0
-            self.model_ = SurrogatePredictor(random_state=_seed(self.random_state), target_transform=None).fit(archs, y, **context)
+            self.model_ = self._make(self.target_model).fit(archs, y, **context)
             return
         Z = self._source_scores(archs)
         taus = {}
@@ -151,7 +156,7 @@ class TransferPredictor(Estimator):
             slope, intercept = float(np.std(y)) / max(float(np.std(prior)), 1e-12), float(np.mean(y) - np.std(y) / max(float(np.std(prior)), 1e-12) * np.mean(prior))
         self.line_ = (float(slope), float(intercept))
         if len(y) >= self.min_labels_for_model and pw != np.inf and np.ptp(y) > 0:
-            self.model_ = SurrogatePredictor(random_state=_seed(self.random_state), target_transform=None).fit(archs, y, **context)
+            self.model_ = self._make(self.target_model).fit(archs, y, **context)
             self.prior_share_ = pw / (pw + len(y))
 
     def _source_scores(self, archs: list[Arch]) -> np.ndarray:
@@ -166,16 +171,23 @@ class TransferPredictor(Estimator):
             Z[:, j] = _ecdf(self.sorted_[name], vals)
         return Z
 
+    def _make(self, spec: Any) -> Estimator:
+        """A fresh estimator from a registered name (seeded with ``random_state``) or a clone of an instance."""
+        from sklearn.base import clone
+
+        if isinstance(spec, str):
+            est = create_estimator(spec, random_state=_seed(self.random_state))
+            if "target_transform" in est.get_params(deep=False):
+                est.set_params(target_transform=None)  # predictions in target units, to blend with the transferred score
+            return est
+        if isinstance(spec, Estimator):
+            return clone(spec)
+        raise TypeError(f"expected a registered estimator name or an archscore Estimator, got {type(spec).__name__}")
+
     def _source_model(self, name: str):
         if name not in self.source_models_:
-            from sklearn.base import clone
-
-            from archscore.base import create_estimator
-
-            est = create_estimator(self.source_model, random_state=_seed(self.random_state)) if isinstance(self.source_model, str) \
-                else clone(self.source_model)
             s_archs, s_vals = self.source_data_[name]
-            self.source_models_[name] = est.fit(s_archs, s_vals)
+            self.source_models_[name] = self._make(self.source_model).fit(s_archs, s_vals)
         return self.source_models_[name]
 
     def _predict(self, archs: list[Arch], **context: Any) -> np.ndarray:
