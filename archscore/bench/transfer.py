@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--families", default="tnb101_micro,tnb101_macro", help=f"comma-separated from {', '.join(FAMILIES)}")
     parser.add_argument("--sizes", default="10,20,50")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--pool", type=int, default=1000, help="NAS-Bench-Graph: architectures per dataset pool (random, seed 0)")
+    parser.add_argument("--pool", type=int, default=1000,
+                        help="NAS-Bench-Graph: pool size, drawn (seed 0) from the architectures all 9 datasets measured")
     parser.add_argument("--out", default=None, help="CSV of per-split results (optional)")
 
 
@@ -58,16 +59,18 @@ def load_family(family: str, data: Path | None, pool: int = 1000) -> dict[str, t
             out[t] = (archs, values)
         return out
     if family == "nbgraph":
-        from archscore.benchmarks import load_nasbench_graph
+        from nas_bench_graph import light_read
 
-        out = {}
-        keep = None
-        for ds in NBGRAPH_DATASETS:
-            b = load_nasbench_graph(ds)
-            if keep is None:
-                keep = np.sort(np.random.default_rng(0).choice(len(b.archs), size=min(pool, len(b.archs)), replace=False))
-            out[ds] = ([b.archs[i] for i in keep], b.table["valid_perf"].to_numpy()[keep])
-        return out
+        from archscore.spaces import get_space
+
+        benches = {ds: light_read(ds) for ds in NBGRAPH_DATASETS}
+        # proteins holds 2,021 of the 26,206 architectures: the pool is drawn from those every dataset has
+        common = sorted(set.intersection(*(set(b) for b in benches.values())))
+        rng = np.random.default_rng(0)
+        pool_hashes = [common[i] for i in np.sort(rng.choice(len(common), size=min(pool, len(common)), replace=False))]
+        space = get_space("nbgraph")
+        archs = [space.decode_hash(h) for h in pool_hashes]
+        return {ds: (archs, np.array([float(b[h]["valid_perf"]) for h in pool_hashes])) for ds, b in benches.items()}
     raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
 
 
