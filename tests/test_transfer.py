@@ -71,3 +71,15 @@ def test_bad_input(tasks, kwargs, sources, err, msg):
     src = {"r": (archs, related)} if sources is None else sources
     with pytest.raises(err, match=msg):
         TransferPredictor(**kwargs).fit(archs[:10], target[:10], sources=src)
+
+
+def test_cv_blend_trusts_the_transferred_score_when_the_source_is_right(tasks):
+    archs, related, _, target = tasks
+    est = TransferPredictor(blend="cv", target_model=RandomForestPredictor(n_estimators=10)).fit(
+        archs[:10], target[:10], sources={"related": (archs, target + 0.01 * related)})
+    assert est.cv_taus_["transferred"] > 0.8
+    tp, tm = est.cv_taus_["transferred"], est.cv_taus_["target_model"]
+    assert est.prior_share_ == pytest.approx(tp ** 2 / (tp ** 2 + tm ** 2))
+    with pytest.raises(ValueError, match="blend must be 'count' or 'cv', got 'mean'"):
+        TransferPredictor(blend="mean", target_model=RandomForestPredictor(n_estimators=10)).fit(
+            archs[:10], target[:10], sources={"related": (archs, related)})

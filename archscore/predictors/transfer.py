@@ -65,6 +65,13 @@ class TransferPredictor(Estimator):
         Surrogate fitted on the target labels (registered name, created
         without a target transform so that it predicts in target units, or
         an instance, used as given).
+    blend : {"count", "cv"}, default="count"
+        How much the transferred score weighs against the target surrogate:
+        ``"count"``, ``prior_weight / (prior_weight + n)``; ``"cv"``, from
+        5-fold cross-validation on the labels (out-of-fold Kendall taus
+        ``tp`` of the transferred score, with source weights refitted per
+        fold, and ``tm`` of the target surrogate, clipped at 0:
+        ``tp^2 / (tp^2 + tm^2)``); costs 5 more target fits.
     random_state : int, default=0
 
     Attributes
@@ -78,12 +85,14 @@ class TransferPredictor(Estimator):
     """
 
     def __init__(self, power: float = 2.0, prior_weight: float = 20.0, min_labels_for_model: int = 5,
-                 source_model: Any = "xgb", target_model: Any = "surrogate", random_state: int | None = 0) -> None:
+                 source_model: Any = "xgb", target_model: Any = "surrogate", blend: str = "count",
+                 random_state: int | None = 0) -> None:
         self.power = power
         self.prior_weight = prior_weight
         self.min_labels_for_model = min_labels_for_model
         self.source_model = source_model
         self.target_model = target_model
+        self.blend = blend
         self.random_state = random_state
 
     def __archscore_tags__(self) -> Tags:
@@ -157,7 +166,34 @@ class TransferPredictor(Estimator):
         self.line_ = (float(slope), float(intercept))
         if len(y) >= self.min_labels_for_model and pw != np.inf and np.ptp(y) > 0:
             self.model_ = self._make(self.target_model).fit(archs, y, **context)
-            self.prior_share_ = pw / (pw + len(y))
+            if self.blend == "count":
+                self.prior_share_ = pw / (pw + len(y))
+            elif self.blend == "cv":
+                self.prior_share_ = self._cv_share(archs, y, Z, power, context)
+            else:
+                raise ValueError(f"blend must be 'count' or 'cv', got {self.blend!r}")
+
+    def _cv_share(self, archs: list[Arch], y: np.ndarray, Z: np.ndarray, power: float, context: dict) -> float:
+        """Weight of the transferred score from out-of-fold Kendall taus (see ``blend``)."""
+        from scipy.stats import kendalltau
+
+        n = len(y)
+        folds = np.array_split(np.random.default_rng(_seed(self.random_state)).permutation(n), min(5, n))
+        prior_oof, model_oof = np.empty(n), np.empty(n)
+        for test in folds:
+            train = np.setdiff1d(np.arange(n), test)
+            taus = [kendalltau(Z[train, j], y[train])[0] if np.ptp(Z[train, j]) > 0 and np.ptp(y[train]) > 0 else 0.0
+                    for j in range(Z.shape[1])]
+            w = np.clip(np.nan_to_num(np.asarray(taus, dtype=float)), 0, None) ** power
+            w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
+            prior_oof[test] = Z[test] @ w
+            sub = {k: v for k, v in context.items()}
+            model_oof[test] = self._make(self.target_model).fit([archs[i] for i in train], y[train], **sub).predict(
+                [archs[i] for i in test], **sub)
+        tp = max(np.nan_to_num(kendalltau(prior_oof, y)[0]), 0.0)
+        tm = max(np.nan_to_num(kendalltau(model_oof, y)[0]), 0.0)
+        self.cv_taus_ = {"transferred": float(tp), "target_model": float(tm)}
+        return 0.5 if tp + tm == 0 else float(tp ** 2 / (tp ** 2 + tm ** 2))
 
     def _source_scores(self, archs: list[Arch]) -> np.ndarray:
         """(n, n_sources) percentiles of each architecture among each source's values."""
