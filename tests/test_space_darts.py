@@ -41,7 +41,11 @@ def test_tiny_network_forward_and_nb301_defaults():
     net = space.build(space.sample(1, seed=0)[0], num_classes=5)
     assert net(torch.randn(2, 3, 16, 16)).shape == (2, 5)
     nb301 = NB301Space()
-    assert (nb301.C, nb301.layers, nb301.affine) == (32, 8, False)
+    assert (nb301.C, nb301.layers, nb301.affine, nb301.pool_bn) == (32, 8, False, True)
+    net = NB301Space(C=4, layers=3).build(NB301Space().from_string(KEY))
+    pool = net.cells[0].edges[1]  # normal pair 1 is max_pool_3x3: followed by a non-affine BN, as in NASLib
+    assert isinstance(pool[0], torch.nn.MaxPool2d) and isinstance(pool[1], torch.nn.BatchNorm2d) and not pool[1].affine
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
 
 
 def test_sample_and_mutate():

@@ -32,7 +32,8 @@ input has twice the resolution), global pooling and a linear classifier.
 ``DartsSpace()`` defaults to DARTS's CIFAR-10 evaluation network (C=36,
 20 layers, affine BN in the ops); ``NB301Space()`` defaults to the network
 NASLib built to compute NAS-Bench-Suite-Zero's NB301 proxy scores (C=32,
-8 cells, BN without affine parameters inside the ops).
+8 cells, BN without affine parameters inside the ops and after the pooling
+ops).
 """
 
 from __future__ import annotations
@@ -95,12 +96,15 @@ class DartsSpace(SearchSpace):
     affine : bool, default=True
         Learnable BatchNorm scale/shift inside the cell ops (DARTS's
         evaluation network: True; NASLib's NB301 network: False).
+    pool_bn : bool, default=False
+        Follow the pooling ops with a BatchNorm without affine parameters,
+        as NASLib's NB301 network does (no parameters, different outputs).
     """
 
     name = "darts"
     ops = DARTS_OPS
 
-    def __init__(self, C: int = 36, layers: int = 20, affine: bool = True) -> None:
+    def __init__(self, C: int = 36, layers: int = 20, affine: bool = True, pool_bn: bool = False) -> None:
         for label, v in (("C", C), ("layers", layers)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"DARTS option {label} must be a positive integer, got {v!r}")
@@ -109,6 +113,7 @@ class DartsSpace(SearchSpace):
         self.C = int(C)
         self.layers = int(layers)
         self.affine = bool(affine)
+        self.pool_bn = bool(pool_bn)
 
     # ---------------------------------------------------------- genotypes
     def from_genotype(self, normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> Arch:
@@ -273,16 +278,20 @@ class DartsSpace(SearchSpace):
         num_classes = self._check_num_classes(num_classes)
         geno = self.genotype(arch)
         return DartsNetwork(geno["normal"], geno["reduce"], C=self.C, layers=self.layers, num_classes=num_classes,
-                            affine=self.affine)
+                            affine=self.affine, pool_bn=self.pool_bn)
 
 
 class NB301Space(DartsSpace):
-    """NAS-Bench-301: the DARTS space; :meth:`build` defaults to NASLib's NB301 network (C=32, 8 cells, non-affine op BN)."""
+    """NAS-Bench-301: the DARTS space; :meth:`build` defaults to NASLib's NB301 network.
+
+    C=32, 8 cells, BatchNorm without affine parameters inside the ops and
+    after the pooling ops (NASLib's ``NasBench301SearchSpace``).
+    """
 
     name = "nb301"
 
-    def __init__(self, C: int = 32, layers: int = 8, affine: bool = False) -> None:
-        super().__init__(C=C, layers=layers, affine=affine)
+    def __init__(self, C: int = 32, layers: int = 8, affine: bool = False, pool_bn: bool = True) -> None:
+        super().__init__(C=C, layers=layers, affine=affine, pool_bn=pool_bn)
 
 
 # ----------------------------------------------------------------- modules
@@ -340,13 +349,13 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
-def _darts_op(op: str, c: int, stride: int, affine: bool) -> nn.Module:
+def _darts_op(op: str, c: int, stride: int, affine: bool, pool_bn: bool = False) -> nn.Module:
     if op == "none":
         return Zero(stride)
-    if op == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=stride, padding=1)
-    if op == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+    if op in ("max_pool_3x3", "avg_pool_3x3"):
+        pool = nn.MaxPool2d(3, stride=stride, padding=1) if op == "max_pool_3x3" else \
+            nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False)) if pool_bn else pool
     if op == "skip_connect":
         return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine=affine)
     if op == "sep_conv_3x3":
@@ -363,12 +372,13 @@ def _darts_op(op: str, c: int, stride: int, affine: bool) -> nn.Module:
 class DartsCell(nn.Module):
     """One DARTS cell: preprocess both inputs to ``c`` channels, 4 states of 2 ops, concatenate states 2..5."""
 
-    def __init__(self, cell: Cell, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool, affine: bool) -> None:
+    def __init__(self, cell: Cell, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool, affine: bool,
+                 pool_bn: bool = False) -> None:
         super().__init__()
         self.pre0 = FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0)
         self.pre1 = ReLUConvBN(c_p, c, 1, 1, 0)
         self.sources = [src for _, src in cell]
-        self.edges = nn.ModuleList(_darts_op(op, c, 2 if reduction and src < 2 else 1, affine) for op, src in cell)
+        self.edges = nn.ModuleList(_darts_op(op, c, 2 if reduction and src < 2 else 1, affine, pool_bn) for op, src in cell)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         states = [self.pre0(s0), self.pre1(s1)]
@@ -382,7 +392,7 @@ class DartsNetwork(nn.Module):
     """DARTS's evaluation network (no auxiliary head, no drop-path) for one genotype."""
 
     def __init__(self, normal: Cell, reduce: Cell, C: int = 36, layers: int = 20, num_classes: int = 10,
-                 affine: bool = True, stem_multiplier: int = 3) -> None:
+                 affine: bool = True, stem_multiplier: int = 3, pool_bn: bool = False) -> None:
         super().__init__()
         c_curr = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
@@ -393,7 +403,7 @@ class DartsNetwork(nn.Module):
             reduction = i in (layers // 3, 2 * layers // 3)
             if reduction:
                 c_curr *= 2
-            self.cells.append(DartsCell(reduce if reduction else normal, c_pp, c_p, c_curr, reduction, reduction_prev, affine))
+            self.cells.append(DartsCell(reduce if reduction else normal, c_pp, c_p, c_curr, reduction, reduction_prev, affine, pool_bn))
             reduction_prev = reduction
             c_pp, c_p = c_p, 2 * N_STEPS // 2 * c_curr
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
