@@ -34,10 +34,11 @@ _LAZY: dict[str, str] = {
     "get_space": "archscore.spaces",
     "list_spaces": "archscore.spaces",
     "register_space": "archscore.spaces",
+    "load_naslib_zc": "archscore.naslib",
 }
 
 #: Subpackages reachable as attributes (``archscore.proxies``) without an explicit import.
-_SUBMODULES = ("arch", "base", "benchmarks", "data", "encodings", "metrics", "predictors", "proxies", "registry", "search", "spaces", "testing")
+_SUBMODULES = ("arch", "base", "benchmarks", "data", "encodings", "metrics", "naslib", "predictors", "proxies", "registry", "search", "spaces", "testing")
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import archscore.predictors.transfer  # noqa: F401  (registers "transfer" until archscore.predictors imports it)
 from archscore.base import create_estimator
+from archscore.bench.report import Report, Table, command_line, publish, settings_from_args
+from archscore.data import resolve_data_file
 from archscore.metrics import kendall
 from archscore.naslib import load_naslib_zc
 
@@ -40,19 +40,19 @@ FAMILIES = ("tnb101_micro", "tnb101_macro", "nbgraph")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="shared data folder (with naslib/); default $ARCHSCORE_DATA")
-    parser.add_argument("--families", default="tnb101_micro,tnb101_macro", help=f"comma-separated from {', '.join(FAMILIES)}")
-    parser.add_argument("--sizes", default="10,20,50")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--families", default="tnb101_micro,tnb101_macro", help=f"comma-separated from {', '.join(FAMILIES)} (default tnb101_micro,tnb101_macro)")
+    parser.add_argument("--sizes", default="10,20,50", help="target labels per held-out task (default 10,20,50)")
+    parser.add_argument("--seeds", type=int, default=5, help="label draws per task and size, seeds 0..N-1 (default 5)")
     parser.add_argument("--pool", type=int, default=1000,
                         help="NAS-Bench-Graph: pool size, drawn (seed 0) from the architectures all 9 datasets measured")
-    parser.add_argument("--out", default=None, help="CSV of per-split results (optional)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.md and results.csv (per-split rows); default: print only")
 
 
 def load_family(family: str, data: Path | None, pool: int = 1000) -> dict[str, tuple[list, np.ndarray]]:
     """``{task: (archs, values)}`` of one benchmark family."""
     if family.startswith("tnb101"):
         kind = family.split("_")[1]
-        path = Path(data or os.environ.get("ARCHSCORE_DATA", "")) / "naslib" / f"zc_transbench101_{kind}_dev.json"
+        path = resolve_data_file(data, f"naslib/zc_transbench101_{kind}_dev.json", f"TransNAS-Bench-101 {kind} file")
         out = {}
         for t in TNB101_TASKS:
             archs, _, values = load_naslib_zc(path, task=t)
@@ -120,14 +120,21 @@ def run(args: argparse.Namespace) -> int:
         tasks = load_family(family, Path(args.data) if args.data else None, pool=args.pool)
         frames.append(run_family(tasks, sizes, args.seeds, family))
     results = pd.concat(frames, ignore_index=True)
-    if args.out:
-        results.to_csv(args.out, index=False)
     table = summarize(results)
-    print(table.to_string())
-    at10 = table.xs(10, level="n") if 10 in sizes else None
-    if at10 is not None:
+    report = Report("archscore bench transfer", command_line(args, "archscore bench transfer"), settings_from_args(args))
+    methods = list(table.columns)
+    rows = Table(["family", "target", "labels"] + methods, left=2)
+    for (family, target, n), r in table.iterrows():
+        rows.add(family, target, n, *(f"{r[m]:+.3f}" if m == "margin_vs_both" else f"{r[m]:.3f}" for m in methods))
+    lines = []
+    if 10 in sizes:
+        at10 = table.xs(10, level="n")
         wins = int((at10["margin_vs_both"] >= 0.03).sum())
-        print(f"\nheld-out tasks where transfer beats both baselines by >= 0.03 Kendall at 10 labels: {wins}/{len(at10)}")
+        lines.append(f"held-out tasks where transfer beats both baselines by >= 0.03 Kendall at 10 labels: {wins}/{len(at10)}")
+    report.section(f"Kendall on the unlabelled target architectures (mean over {args.seeds} seeds)", *lines, table=rows)
+    publish(report, args.out)
+    if args.out is not None:
+        results.to_csv(Path(args.out) / "results.csv", index=False)
     return 0
 
 
