@@ -339,3 +339,18 @@ def test_neighbours_are_all_one_op_changes():
     base = space.cell_ops(arch)
     for a in nbrs:
         assert sum(x != y for x, y in zip(base, space.cell_ops(a))) == 1
+
+
+def test_training_evaluator_really_trains_and_records_curves():
+    from archscore.search import TrainingEvaluator
+
+    ev = TrainingEvaluator("train:short", data_path="digits", epochs=2, limit=120, resolution=8, space_options={"C": 2, "N": 1},
+                           seed=0, progress=False, num_threads=1)
+    res = search("nb201", "random", ev, budget=2, seed=0)
+    h = res.history
+    assert len(h) == 2 and (h["epochs"] == 2).all() and (h["cost"] > 0).all()
+    assert h["value"].between(0, 100).all() and (h["error"] == "").all()
+    curves = ev.estimator.curves_
+    for s, v in zip(h["arch"], h["value"]):
+        arch = get_space("nb201").from_string(s)
+        assert curves[arch.spec][-1] == pytest.approx(v)  # the value is the last observed validation accuracy

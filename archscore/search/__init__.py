@@ -30,6 +30,7 @@ from archscore.search.evaluators import (
     Evaluator,
     FunctionEvaluator,
     TabularEvaluator,
+    TrainingEvaluator,
     check_one_at_a_time,
     get_evaluator,
 )
@@ -38,6 +39,6 @@ from archscore.search.run import BestQuery, SearchResult, search
 
 __all__ = [
     "STRATEGIES", "EVALUATORS", "BestQuery", "Evaluation", "Evaluator", "EstimatorEvaluator", "FunctionEvaluator", "Pool",
-    "Proposal", "SearchContext", "SearchResult", "Strategy", "TabularEvaluator", "check_one_at_a_time", "get_evaluator",
+    "Proposal", "SearchContext", "SearchResult", "Strategy", "TabularEvaluator", "TrainingEvaluator", "check_one_at_a_time", "get_evaluator",
     "get_strategy", "list_strategies", "load_scores", "neighbours", "register_strategy", "search",
 ]

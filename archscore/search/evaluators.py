@@ -294,6 +294,46 @@ class EstimatorEvaluator(Evaluator):
         return {"evaluator": "EstimatorEvaluator", "estimator": repr(self.estimator)}
 
 
+class TrainingEvaluator(Evaluator):
+    """Really train each architecture with a cheap-training estimator (``train:short``, ``train:nb201``).
+
+    The value is the estimator's prediction (the last validation accuracy
+    observed, or its extrapolation), the learning curve comes with it (for
+    early stopping) and the cost is the training wall time in seconds. Runs
+    are seeded and use the GPU when present (the estimator's ``device``).
+
+    Parameters
+    ----------
+    estimator : str or Estimator, default="train:short"
+    space : str or SearchSpace, optional
+    **params
+        Parameters of a named estimator (``epochs=``, ``data_path=``, ``limit=``...).
+    """
+
+    def __init__(self, estimator: Any = "train:short", space: Any = None, **params: Any) -> None:
+        est = create_estimator(estimator, **params) if isinstance(estimator, str) else estimator
+        if not isinstance(est, Estimator):
+            raise TypeError(f"estimator must be a registered name or an archscore Estimator, got {type(estimator).__name__}")
+        check_one_at_a_time(est)
+        self.estimator = est
+        self.space = resolve_space(space) if space is not None else None
+        self.cost_unit = "seconds"
+
+    def has_curves(self) -> bool:
+        return True
+
+    def evaluate(self, arch: Arch, fidelity: Any = None) -> Evaluation:
+        t0 = time.perf_counter()
+        value = float(self.estimator.predict([arch])[0])
+        seconds = time.perf_counter() - t0
+        curve = getattr(self.estimator, "curves_", {}).get(arch.spec)
+        curve = [float(v) for v in curve] if curve is not None else None
+        return Evaluation(value, cost=seconds, curve=curve, epochs=float(len(curve)) if curve else math.nan)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"evaluator": "TrainingEvaluator", "estimator": repr(self.estimator)}
+
+
 def check_one_at_a_time(estimator: Estimator) -> None:
     """Raise when ``estimator`` ranks only within one call, so scoring one architecture at a time is meaningless."""
     if not estimator.get_tags().output.comparable_across_calls:
@@ -307,6 +347,7 @@ def check_one_at_a_time(estimator: Estimator) -> None:
 EVALUATORS = Registry("evaluator")
 EVALUATORS.register("table", TabularEvaluator, description="look up a table of architecture -> metric")
 EVALUATORS.register("function", FunctionEvaluator, description="the user's train-and-validate callable")
+EVALUATORS.register("train", TrainingEvaluator, description="really train each architecture briefly (train:short by default)")
 EVALUATORS.register("estimator", EstimatorEvaluator, description="an estimator's prediction (comparable across calls only)")
 
 
