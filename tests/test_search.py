@@ -354,3 +354,25 @@ def test_training_evaluator_really_trains_and_records_curves():
     for s, v in zip(h["arch"], h["value"]):
         arch = get_space("nb201").from_string(s)
         assert curves[arch.spec][-1] == pytest.approx(v)  # the value is the last observed validation accuracy
+
+
+def test_bananas_candidates_mutate_the_best_and_skip_queried():
+    from archscore.search import Evaluation, SearchContext
+    from archscore.search.strategies import Bananas
+
+    space = get_space("nb201")
+    ctx = SearchContext(space, np.random.default_rng(0), None, [], (), 50)
+    archs = space.sample(5, seed=3)
+    for i, a in enumerate(archs):
+        ctx.results[space.to_string(a)] = Evaluation(float(i))
+    best = archs[-1]
+    strat = Bananas(n_candidates=40, neighbourhood=True, n_parents=1)
+    strat.start(ctx)
+    cands = strat._candidates()
+    keys = [space.to_string(a) for a in cands]
+    nbr_keys = {space.to_string(a) for a in neighbours(space, best)} - set(ctx.results)
+    assert nbr_keys <= set(keys[: len(nbr_keys)])  # the whole neighbourhood of the best comes first
+    assert len(keys) == len(set(keys)) and not set(keys) & set(ctx.results)  # distinct, none already queried
+    base = space.cell_ops(best)
+    for a in cands[len(nbr_keys):]:  # the rest: 1 or 2 mutations of the best
+        assert 1 <= sum(x != y for x, y in zip(base, space.cell_ops(a))) <= 2

@@ -52,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proxy-seconds", type=float, default=None, help="measured proxy seconds per pool cell, for the cost column")
     p.add_argument("--fidelities", default="12=valid_acc_12ep,200=valid_acc_200ep",
                    help="EPOCHS=COLUMN list for multi-fidelity strategies (sh, hyperband); a query at E epochs counts E/max of a query")
+    p.add_argument("--curves", type=Path, default=None,
+                   help="learning-curve table (nb201_cifar10_curves_200archs.csv): also measure early stopping on it")
+    p.add_argument("--es-threshold", type=float, default=0.05, help="stop when P(improvement) falls below this (default 0.05)")
+    p.add_argument("--es-seeds", type=int, default=3, help="random orders of the curve table (default 3)")
+    p.add_argument("--es-every", type=int, default=20, help="epochs between early-stopping checks (default 20)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
 
 
@@ -133,16 +138,54 @@ def run(args: argparse.Namespace) -> int:
                     fh.flush()
                     done[(name, seed, b)] = rec
                     logger.info("%s seed %d budget %d: test %.2f (%.1f s)", name, seed, b, rec["best_report"][-1], rec["seconds"])
+    es_lines = _early_stopping(args, table) if args.curves is not None else []
     rows = _summarise(done, strategies, budgets, optimum, args.proxy_seconds)
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out / "results.csv", index=False)
     _write_markdown(frame, args, optimum, args.out / "results.md")
+    if es_lines:
+        with open(args.out / "results.md", "a") as fh:
+            fh.write("\n" + "\n".join(es_lines) + "\n")
     try:
         _plot(done, strategies, budgets, args.out / "search.png")
     except ImportError:
         logger.warning("matplotlib is not installed: no plot")
     print((args.out / "results.md").read_text())
     return 0
+
+
+def _early_stopping(args: argparse.Namespace, table) -> list[str]:
+    """Random search over every curve of the table, with and without learning-curve early stopping."""
+    import json as _json
+
+    import pandas as pd
+
+    from archscore.search import TabularEvaluator, search
+
+    curves = pd.read_csv(args.curves)
+    curves["final"] = [float(_json.loads(c)[-1]) for c in curves["valid_acc_per_epoch"]]
+    test = dict(zip(table["arch"], table[args.report])) if args.report in table.columns else {}
+    curves["test"] = [test.get(a, np.nan) for a in curves["arch"]]
+    ev = TabularEvaluator(curves[["arch", "final", "test", "valid_acc_per_epoch"]], target="final", report="test", space="nb201",
+                          curve="valid_acc_per_epoch")
+    n = len(curves)
+    total = n * len(_json.loads(curves["valid_acc_per_epoch"].iat[0]))
+    best_valid, best_test = curves["final"].max(), curves.loc[curves["final"].idxmax(), "test"]
+    lines = ["## Learning-curve early stopping", "",
+             f"Random search over all {n} cells of `{args.curves.name}` (full curves), {args.es_seeds} random orders; a run stops when "
+             f"`probability_of_improvement` (combo) of beating the best final validation accuracy so far is below {args.es_threshold}, "
+             f"checked every {args.es_every} epochs. Full training of every cell: {total} epochs; best final validation {best_valid:.2f} "
+             f"(test {best_test:.2f}).", "",
+             "| order seed | epochs spent | saved | best valid found | regret (valid) | test of choice | seconds |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for seed in range(args.es_seeds):
+        t0 = time.perf_counter()
+        res = search("nb201", "random", ev, budget=n, seed=seed, early_stopping=args.es_threshold, check_every=args.es_every,
+                     progress=False)
+        spent = float(res.history["epochs"].sum())
+        lines.append(f"| {seed} | {spent:.0f} | {1 - spent / total:.0%} | {res.best.value:.2f} | {best_valid - res.best.value:.2f} | "
+                     f"{res.best.report:.2f} | {time.perf_counter() - t0:.0f} |")
+        logger.info("early stopping seed %d: %.0f of %d epochs, best %.2f", seed, spent, total, res.best.value)
+    return lines
 
 
 def _at_budget(rec: dict, b: int) -> tuple[float, float] | None:

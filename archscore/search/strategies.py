@@ -248,7 +248,8 @@ class Bananas(Strategy):
     needs_mutate = True
 
     def __init__(self, surrogate: Any = None, acquisition: str = "its", n_init: int = 10, n_candidates: int = 100, n_parents: int = 2,
-                 max_mutations: int = 2, batch_size: Any = "auto", ucb_beta: float = 0.5, n_ensemble: int = 3) -> None:
+                 max_mutations: int = 2, batch_size: Any = "auto", ucb_beta: float = 0.5, n_ensemble: int = 3,
+                 neighbourhood: bool = False) -> None:
         self.surrogate = surrogate
         self.acquisition = acquisition
         self.n_init = n_init
@@ -258,6 +259,7 @@ class Bananas(Strategy):
         self.batch_size = batch_size
         self.ucb_beta = ucb_beta
         self.n_ensemble = n_ensemble
+        self.neighbourhood = neighbourhood
 
     def params(self):
         out = super().params()
@@ -316,11 +318,18 @@ class Bananas(Strategy):
         ctx = self.ctx
         parents = [ctx.arch(s) for s, _ in ctx.best(self.n_parents)]
         out: dict[str, Arch] = {}
-        if parents:
-            per = max(1, self.n_candidates // len(parents))
+        if self.neighbourhood:  # every one-op change of the parents first (unseen ones), then random mutations
+            for p in parents:
+                for child in ctx.neighbours(p):
+                    k = ctx.key(child)
+                    if k not in out and not ctx.seen(child) and len(out) < self.n_candidates:
+                        out[k] = child
+        if parents and len(out) < self.n_candidates:
+            per = max(1, (self.n_candidates - len(out)) // len(parents))
+            start = len(out)
             for p in parents:
                 for _ in range(per * 3):
-                    if sum(1 for _ in out) >= per * (parents.index(p) + 1):
+                    if len(out) - start >= per * (parents.index(p) + 1):
                         break
                     child = p
                     for _ in range(int(ctx.rng.integers(1, self.max_mutations + 1))):
