@@ -220,7 +220,8 @@ class Bananas(Strategy):
     After an initial design of ``n_init`` architectures (the pool's top, else
     uniform), each step refits the surrogate on every label so far, builds
     ``n_candidates`` candidates by mutating the ``n_parents`` best
-    architectures (1 to ``max_mutations`` op changes each; plus the pool's
+    architectures (with ``neighbourhood``, first every unqueried one-op change
+    of them, then random 1 to ``max_mutations`` op changes; plus the pool's
     best not yet queried when there is a pool), and queries the candidates
     that maximise the acquisition function.
 
@@ -242,6 +243,10 @@ class Bananas(Strategy):
         ``min(10, max(1, n_labels // 20))`` (one fit per query early on, fewer later).
     ucb_beta : float, default=0.5
     n_ensemble : int, default=3
+    neighbourhood : bool, default=True
+        Put the parents' whole one-op neighbourhood among the candidates (the
+        mutation-based candidate set then always holds the best local moves;
+        False: random mutations only, as in the paper's code).
     """
 
     name = "bananas"
@@ -249,7 +254,7 @@ class Bananas(Strategy):
 
     def __init__(self, surrogate: Any = None, acquisition: str = "its", n_init: int = 10, n_candidates: int = 100, n_parents: int = 2,
                  max_mutations: int = 2, batch_size: Any = "auto", ucb_beta: float = 0.5, n_ensemble: int = 3,
-                 neighbourhood: bool = False) -> None:
+                 neighbourhood: bool = True) -> None:
         self.surrogate = surrogate
         self.acquisition = acquisition
         self.n_init = n_init
