@@ -141,6 +141,7 @@ class _History:
     """Append-only CSV of queries plus ``run.json``; reads back what a killed run left."""
 
     def __init__(self, out: str | os.PathLike, meta: dict[str, Any], resume: bool) -> None:
+        meta = json.loads(json.dumps(meta, default=str))  # compare as stored (tuples become lists, keys strings)
         self.dir = Path(out)
         self.csv = self.dir / "history.csv"
         self.meta_path = self.dir / "run.json"
