@@ -1,0 +1,141 @@
+"""Search a tabular benchmark (or your table) with a strategy that spends few queries (``archscore search``).
+
+Example::
+
+    archscore search --space nb201 --strategy bananas --budget 50 --data ../shared/data \\
+        --target valid_acc_200ep --report test_acc_200ep --seed 0 --out run/
+    archscore search ... --pool 1000 --pool-estimator zc:ensemble --scores pool.csv
+
+``--data`` is a table with an ``arch`` column (CSV) or a data folder holding
+the NAS-Bench-201 table. The history is written to ``OUT/history.csv`` as the
+run goes (rerun the same command to resume a killed run), the best-so-far
+curve to ``OUT/best_so_far.png``. A pool is scored in one call of
+``--pool-estimator``, from ``--scores`` (``archscore score`` CSVs, comma
+separated) when given, else live on a minibatch of ``--images``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", default="nb201", help="search space (default nb201)")
+    p.add_argument("--strategy", default="bananas", help="search strategy (default bananas; see `archscore info`)")
+    p.add_argument("--budget", type=int, required=True, help="queries (architectures trained)")
+    p.add_argument("--data", type=Path, default=None, help="table CSV with an 'arch' column, or a data folder with the NB201 table (default $ARCHSCORE_DATA)")
+    p.add_argument("--target", default="valid_acc_200ep", help="column the search maximises (default valid_acc_200ep)")
+    p.add_argument("--report", default=None, help="column recorded for the chosen architectures (e.g. test_acc_200ep)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--out", type=Path, default=None, help="folder for history.csv, run.json and best_so_far.png (resumed if it holds this run)")
+    p.add_argument("--pool", type=int, default=None, help="warm start: sample and rank this many architectures first")
+    p.add_argument("--pool-estimator", default="zc:ensemble", help="estimator ranking the pool in one call (default zc:ensemble)")
+    p.add_argument("--pool-keep", type=int, default=None, help="how many of the pool's top the strategy may start from (default all)")
+    p.add_argument("--scores", default=None, help="precomputed proxy scores for the pool (archscore score CSVs, comma separated)")
+    p.add_argument("--images", type=Path, default=None, help="images for live pool scoring (.npz, CIFAR-10 tarball or data folder; default: --data)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (JSON value), repeatable, e.g. --param acquisition=\"ucb\"")
+    p.add_argument("--max-params", type=float, default=None, help="refuse architectures with more parameters (checked before a query)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _strategy_params(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--param needs KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def load_table(path: Path | None):
+    """The table behind ``--data``: a CSV file, or the NB201 table of a data folder."""
+    import pandas as pd
+
+    from archscore.benchmarks import default_data_dir, load_nb201
+
+    if path is None:
+        path = default_data_dir()
+        if path is None:
+            raise ValueError("no --data given and $ARCHSCORE_DATA is not set")
+    path = Path(path)
+    if path.is_dir():
+        return load_nb201(path).table
+    if not path.is_file():
+        raise FileNotFoundError(f"table not found: {path}")
+    return pd.read_csv(path)
+
+
+def plot_best_so_far(curves: dict[str, Any], path: Path, ylabel: str) -> None:
+    """Best-so-far value vs queries, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, y in curves.items():
+        ax.plot(np.arange(1, len(y) + 1), y, label=label)
+    ax.set_xlabel("queries")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from archscore.search import Pool, TabularEvaluator, search
+
+    table = load_table(args.data)
+    ev = TabularEvaluator(table, target=args.target, report=args.report, space=args.space)
+    pool = None
+    data = None
+    if args.pool is not None or args.scores is not None:
+        pool = Pool(size=args.pool, estimator=args.pool_estimator, keep=args.pool_keep)
+        if args.scores is None:
+            from archscore.benchmarks import default_data_dir
+            from archscore.data import load_batch
+
+            src = args.images or args.data or default_data_dir()
+            x, y, desc = load_batch(Path(src) if src is not None else None, 64, 0)
+            logger.info("pool scored live on %s", desc)
+            data = (x, y)
+    constraints = {"max_params": args.max_params} if args.max_params is not None else None
+    res = search(args.space, args.strategy, ev, budget=args.budget, seed=args.seed, pool=pool, data=data, scores=args.scores,
+                 out=args.out, constraints=constraints, progress=not args.no_progress,
+                 strategy_params=_strategy_params(args.param))
+    if res.best is None:
+        print("no successful query")
+        return 1
+    b = res.best
+    line = f"best after {len(res.history)} queries: {b.arch}  {args.target}={b.value:.4f}"
+    if args.report:
+        line += f"  {args.report}={b.report:.4f}"
+    print(line)
+    if res.pool_seconds or res.surrogate_seconds:
+        print(f"estimator cost: pool {res.pool_seconds:.1f} s, surrogate fits {res.surrogate_seconds:.1f} s")
+    if args.out is not None:
+        col = "report" if args.report else "value"
+        curve = res.best_so_far(col)
+        try:
+            plot_best_so_far({f"{args.strategy} seed {args.seed}": curve}, Path(args.out) / "best_so_far.png",
+                             f"{args.report or args.target} of the best by {args.target}")
+        except ImportError:
+            logger.warning("matplotlib is not installed: no plot (pip install 'archscore[plot]')")
+        np.savetxt(Path(args.out) / "best_so_far.txt", curve, fmt="%.6g")
+        print(f"history: {Path(args.out) / 'history.csv'}")
+    return 0

@@ -1,0 +1,167 @@
+"""Warm start from a scored pool: sample many architectures, rank them cheaply, search from the top.
+
+A :class:`Pool` is scored once per run, in **one** estimator call over the
+whole pool (or from precomputed proxy scores), so estimators whose scores are
+ranks within one list (``zc:ensemble``, tag ``comparable_across_calls=False``)
+are used the only way that is meaningful. Strategies then start from its top:
+the initial population of evolution, the initial design and candidate set of
+BANANAS, the order of random search.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from archscore.arch import Arch
+from archscore.base import Estimator, create_estimator
+from archscore.predictors.zc_ensemble import rank_aggregate
+from archscore.proxies import list_proxies, proxy_info
+
+logger = logging.getLogger(__name__)
+
+
+def load_scores(scores: Any) -> pd.DataFrame:
+    """Precomputed proxy scores as a DataFrame indexed by architecture string (one column per proxy).
+
+    Accepts what ``archscore score`` writes (a CSV path, or several separated
+    by commas, index column ``arch``), a DataFrame indexed by architecture
+    string (or with an ``arch`` column), or ``{arch string: {proxy: value}}``.
+    """
+    if isinstance(scores, pd.DataFrame):
+        df = scores.set_index("arch") if "arch" in scores.columns else scores
+    elif isinstance(scores, (str, os.PathLike)):
+        parts = [Path(p) for p in str(scores).split(",")] if isinstance(scores, str) else [Path(scores)]
+        frames = []
+        for p in parts:
+            if not p.is_file():
+                raise FileNotFoundError(f"score file not found: {p}")
+            f = pd.read_csv(p)
+            if "arch" not in f.columns:
+                raise ValueError(f"score file {p} has no 'arch' column (write it with `archscore score`); columns: {list(f.columns)}")
+            frames.append(f.set_index("arch"))
+        df = pd.concat(frames)
+    elif isinstance(scores, Mapping):
+        df = pd.DataFrame.from_dict(dict(scores), orient="index")
+    else:
+        raise TypeError(f"scores must be a DataFrame, a CSV path or a mapping, got {type(scores).__name__}")
+    df = df[~df.index.duplicated(keep="first")]
+    df.index = df.index.astype(str)
+    return df
+
+
+class Pool:
+    """A pool of architectures ranked by an estimator or by precomputed scores.
+
+    Parameters
+    ----------
+    size : int, optional
+        Architectures in the pool, sampled with the run's seeded generator from
+        the evaluator's architectures (or the space). With ``scores``, sampled
+        from the scored architectures; None takes all of them.
+    estimator : str or Estimator, optional
+        Ranks the pool in one ``predict`` call (context ``data=`` / ``scores=``
+        from :func:`~archscore.search.search`). With precomputed ``scores``, a
+        ``zc:ensemble``-like estimator (parameter ``proxies``) or ``zc:<proxy>``
+        reads its proxies' columns instead of running them. Default with
+        scores: log-rank aggregate of every score column (AZ-NAS rule, as ``zc:ensemble``).
+    keep : int, optional
+        How many of the top architectures strategies may warm-start from (default all).
+    scores : DataFrame, path or mapping, optional
+        Precomputed proxy scores (:func:`load_scores`); overrides ``search(scores=...)``.
+
+    Attributes (after :meth:`rank`)
+    -------------------------------
+    ranked_ : list of str
+        Pool architectures, best first (top ``keep``).
+    scores_ : ndarray
+        Their pool scores, in the same order.
+    seconds_ : float
+        Wall time spent scoring the pool (0 for precomputed scores).
+    """
+
+    def __init__(self, size: int | None = None, estimator: Any = None, keep: int | None = None, scores: Any = None) -> None:
+        self.size = size
+        self.estimator = estimator
+        self.keep = keep
+        self.scores = scores
+
+    def describe(self) -> dict[str, Any]:
+        est = self.estimator if isinstance(self.estimator, (str, type(None))) else repr(self.estimator)
+        return {"size": self.size, "estimator": est, "keep": self.keep, "scores": isinstance(self.scores, (str, os.PathLike)) and str(self.scores) or (self.scores is not None)}
+
+    def _estimator(self) -> Estimator | None:
+        if self.estimator is None or isinstance(self.estimator, Estimator):
+            return self.estimator
+        if isinstance(self.estimator, str):
+            return create_estimator(self.estimator)
+        raise TypeError(f"Pool estimator must be a registered name or an Estimator, got {type(self.estimator).__name__}")
+
+    def rank(self, ctx: Any, data: Any = None, scores: Any = None) -> list[Arch]:
+        """Sample, score (one call) and rank the pool; returns the top ``keep`` architectures best first."""
+        for label, v in (("size", self.size), ("keep", self.keep)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"Pool {label} must be a positive integer, got {v!r}")
+        table = load_scores(self.scores if self.scores is not None else scores) if (self.scores is not None or scores is not None) else None
+        est = self._estimator()
+        if table is None and est is None:
+            raise ValueError("a Pool needs an estimator or precomputed scores= to rank its architectures")
+        if table is not None:
+            names = [s for s in table.index if ctx.allowed is None or s in ctx._allowed_set]
+            if not names:
+                raise ValueError("none of the scored architectures is among the evaluator's architectures (check the space and the score file)")
+            if self.size is not None and self.size > len(names):
+                raise ValueError(f"Pool size {self.size} is larger than the {len(names)} scored architectures available")
+            if self.size is not None:
+                names = [names[i] for i in sorted(ctx.rng.choice(len(names), size=self.size, replace=False))]
+            archs = [ctx.arch(s) for s in names]
+        else:
+            if self.size is None:
+                raise ValueError("Pool needs size= (how many architectures to sample and score)")
+            avail = ctx.n_allowed()
+            if avail is not None and self.size > avail:
+                raise ValueError(f"Pool size {self.size} is larger than the {avail} architectures of the "
+                                 f"{'table' if ctx.allowed is not None else 'space'}")
+            archs = ctx.sample(self.size, exclude_seen=False)
+            names = [ctx.key(a) for a in archs]
+        t0 = time.perf_counter()
+        values = self._score(est, archs, names, table, data)
+        self.seconds_ = time.perf_counter() - t0 if table is None else 0.0
+        order = np.argsort(-values, kind="stable")
+        keep = len(order) if self.keep is None else min(self.keep, len(order))
+        self.ranked_ = [names[i] for i in order[:keep]]
+        self.scores_ = values[order[:keep]]
+        logger.info("pool: %d architectures ranked (%s), keeping the top %d", len(names),
+                    "precomputed scores" if table is not None else type(est).__name__, keep)
+        return [archs[i] for i in order[:keep]]
+
+    @staticmethod
+    def _score(est: Estimator | None, archs: list[Arch], names: list[str], table: pd.DataFrame | None, data: Any) -> np.ndarray:
+        if table is None:
+            context = {"data": data} if est.get_tags().input.needs_data else {}
+            if est.get_tags().input.needs_data and data is None:
+                raise ValueError(f"the pool estimator {type(est).__name__} needs data=(inputs, targets) (or pass precomputed scores=)")
+            # the whole pool in ONE call: ranking-within-a-list estimators (zc:ensemble) are only meaningful so
+            return np.asarray(est.predict(archs, **context), dtype=float)
+        params = est.get_params() if est is not None else {}
+        if est is None or "proxies" in params:
+            cols = list(params.get("proxies") or table.columns)
+            method = params.get("method", "log_rank")
+        elif "proxy" in params:
+            cols, method = [params["proxy"]], "mean_rank"
+        else:
+            return np.asarray(est.predict(archs, scores=table), dtype=float)
+        missing = [c for c in cols if c not in table.columns]
+        if missing:
+            raise ValueError(f"the score file has no column for {missing}; columns: {list(table.columns)}")
+        known = set(list_proxies())
+        sub = table.loc[names, cols]
+        direction = {c: bool(proxy_info(c)["higher_is_better"]) for c in cols if c in known}
+        valid = [a.is_connected() for a in archs]
+        return rank_aggregate({c: sub[c].to_numpy(dtype=float) for c in cols}, direction, valid=valid, method=method)

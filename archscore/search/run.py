@@ -1,0 +1,530 @@
+"""The search loop: :func:`search` runs a strategy against an evaluator under a query budget.
+
+Budget and repeats
+------------------
+The budget counts queries: architectures the evaluator was asked to train
+(full-training equivalents for multi-fidelity strategies: a query at
+fidelity ``f`` counts ``f / f_max``). An architecture proposed again is served
+from the history and not counted; a proposal that breaks a constraint
+(``max_params``...) is refused before any query is spent and not counted
+either. A failed query (the evaluator raised or returned NaN) is recorded
+with its error and **does count**, since the training it stands for was
+spent; the run goes on.
+
+Reproducibility and resuming
+----------------------------
+All randomness comes from one ``numpy.random.Generator`` seeded with
+``seed``, so the same seed gives the same history. With ``out=``, every query
+is appended to ``out/history.csv`` (flushed and fsynced) and the run's
+setting is written to ``out/run.json``. Rerunning the same call resumes: the
+strategy is replayed from the seed with the recorded evaluations in place of
+the evaluator (no query is spent twice), which restores its state and the
+generator's state exactly, so the later decisions are those an uninterrupted
+run makes. Each row stores a digest of the generator state, checked during
+the replay; a history from another setting raises an error naming what
+differs, and nothing recorded is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+import archscore
+from archscore.arch import Arch
+from archscore.registry import unknown_choice_error
+from archscore.search.base import Evaluation, Proposal, check_budget, get_strategy
+from archscore.search.context import SearchContext
+from archscore.search.evaluators import get_evaluator, resolve_space
+from archscore.search.pool import Pool
+
+logger = logging.getLogger(__name__)
+
+#: Version of the history format (``run.json``); a newer one is refused.
+HISTORY_FORMAT = 1
+#: Columns of ``history.csv`` (strategy fields go, as JSON, in ``info``).
+COLUMNS = ("query", "arch", "value", "report", "cost", "fidelity", "epochs", "stopped", "error", "rng", "info")
+#: Consecutive proposals that spend nothing (repeats, refused) before the run stops as exhausted.
+MAX_IDLE_PROPOSALS = 2000
+KNOWN_CONSTRAINTS = ("max_params",)
+
+
+@dataclass
+class BestQuery:
+    """The query with the highest value."""
+
+    query: int
+    arch: str
+    value: float
+    report: float
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+@dataclass
+class SearchResult:
+    """What :func:`search` returns.
+
+    Attributes
+    ----------
+    history : DataFrame
+        One row per query in order: ``query, arch, value, report, cost,
+        fidelity, epochs, stopped, error`` plus the strategy's fields.
+    best : BestQuery
+        The full-fidelity, successful query with the highest value.
+    """
+
+    history: pd.DataFrame
+    best: BestQuery | None
+    space: Any
+    strategy: str
+    seed: int
+    budget: int
+    spent: float
+    n_repeats: int = 0
+    n_refused: int = 0
+    pool_seconds: float = 0.0
+    surrogate_seconds: float = 0.0
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def archs(self) -> list[Arch]:
+        return [self.space.from_string(s) for s in self.history["arch"]]
+
+    def best_so_far(self, column: str = "report") -> np.ndarray:
+        """``column`` of the best-by-value query after each query (NaN before the first success)."""
+        h = self.history
+        full = _full_mask(h)
+        out, best_v, best_i = [], -math.inf, None
+        for i in range(len(h)):
+            v = h["value"].iat[i]
+            if full[i] and np.isfinite(v) and v > best_v:
+                best_v, best_i = v, i
+            out.append(h[column].iat[best_i] if best_i is not None else math.nan)
+        return np.asarray(out, dtype=float)
+
+
+def _full_mask(h: pd.DataFrame) -> np.ndarray:
+    fid = h["fidelity"] if "fidelity" in h else pd.Series([None] * len(h))
+    stopped = h["stopped"].astype(bool) if "stopped" in h else pd.Series([False] * len(h))
+    errors = h["error"].fillna("").astype(str) if "error" in h else pd.Series([""] * len(h))
+    return (fid.isna().to_numpy() & ~stopped.to_numpy() & (errors == "").to_numpy())
+
+
+def _rng_digest(rng: np.random.Generator) -> str:
+    return hashlib.sha1(json.dumps(rng.bit_generator.state, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+# ------------------------------------------------------------------ history files
+class _History:
+    """Append-only CSV of queries plus ``run.json``; reads back what a killed run left."""
+
+    def __init__(self, out: str | os.PathLike, meta: dict[str, Any], resume: bool) -> None:
+        meta = json.loads(json.dumps(meta, default=str))  # compare as stored (tuples become lists, keys strings)
+        self.dir = Path(out)
+        self.csv = self.dir / "history.csv"
+        self.meta_path = self.dir / "run.json"
+        self.rows: list[dict[str, Any]] = []
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ValueError(f"out={str(out)!r} is a file; search writes a folder (history.csv, run.json)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.csv.exists() and self.csv.stat().st_size > 0:
+            if not resume:
+                raise ValueError(f"{self.csv} already holds a history; pass resume=True to continue it or choose another out=")
+            self._check_meta(meta)
+            self.rows = self._read()
+        self._write_meta(meta)
+        self._fh = open(self.csv, "a", newline="", encoding="utf-8")
+        if self._fh.tell() == 0:
+            self._fh.write(",".join(COLUMNS) + "\n")
+            self._sync()
+
+    def _check_meta(self, meta: dict[str, Any]) -> None:
+        if not self.meta_path.exists():
+            raise ValueError(f"{self.csv} has no run.json beside it: cannot tell which run it belongs to; move it away or choose another out=")
+        try:
+            old = json.loads(self.meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{self.meta_path} is not valid JSON ({exc}); cannot resume from it") from None
+        if old.get("format") != "archscore-search":
+            raise ValueError(f"{self.meta_path} is not an archscore search history")
+        if int(old.get("version", 0)) > HISTORY_FORMAT:
+            raise ValueError(f"{self.csv} was written by a newer history format (version {old.get('version')}, this archscore reads "
+                             f"{HISTORY_FORMAT}); upgrade archscore to resume it")
+        for key in ("space", "strategy", "strategy_params", "evaluator", "seed", "pool", "constraints", "early_stopping"):
+            if old.get(key) != meta.get(key):
+                raise ValueError(f"{self.csv} is the history of another run: {key} differs (recorded {old.get(key)!r}, now "
+                                 f"{meta.get(key)!r}); use another out= or the same settings to resume")
+        if old.get("budget_aware") and old.get("budget") != meta.get("budget"):
+            raise ValueError(f"{self.csv} is the history of another run: budget differs (recorded {old.get('budget')}, now "
+                             f"{meta.get('budget')}) and this strategy's decisions depend on the budget")
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        tmp = self.meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+        os.replace(tmp, self.meta_path)
+
+    def _read(self) -> list[dict[str, Any]]:
+        raw = self.csv.read_bytes()
+        complete = raw[: raw.rfind(b"\n") + 1]  # a write cut by a kill leaves a partial last line: drop it
+        if len(complete) != len(raw):
+            logger.warning("%s: dropping a partial last line left by an interrupted write", self.csv)
+            with open(self.csv, "r+b") as f:
+                f.truncate(len(complete))
+        reader = csv.DictReader(io.StringIO(complete.decode("utf-8")))
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f"{self.csv} has columns {reader.fieldnames}, expected {list(COLUMNS)}: not a history this archscore wrote")
+        rows = list(reader)
+        for i, r in enumerate(rows):
+            if int(r["query"]) != i:
+                raise ValueError(f"{self.csv}: row {i} has query number {r['query']}; the file was edited or mixes runs")
+        return rows
+
+    def append(self, row: dict[str, Any]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([_fmt(row[c]) for c in COLUMNS])
+        self._fh.write(buf.getvalue())
+        self._sync()
+
+    def _sync(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def _parse_float(s: str) -> float:
+    return float(s) if s != "" else math.nan
+
+
+def _row_evaluation(row: dict[str, Any]) -> Evaluation:
+    return Evaluation(_parse_float(row["value"]), report=_parse_float(row["report"]), cost=_parse_float(row["cost"]),
+                      epochs=_parse_float(row["epochs"]), error=row["error"], stopped=row["stopped"] == "1")
+
+
+# ------------------------------------------------------------------ constraints
+class _Constraints:
+    def __init__(self, constraints: Any, space: Any) -> None:
+        self.space = space
+        self.max_params = None
+        self.checks: list[Callable[[Arch], bool]] = []
+        self._params: dict[str, int] = {}
+        if constraints is None:
+            return
+        if isinstance(constraints, Mapping):
+            for k, v in constraints.items():
+                if k not in KNOWN_CONSTRAINTS:
+                    raise unknown_choice_error("constraint", k, KNOWN_CONSTRAINTS)
+                if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not v > 0:
+                    raise ValueError(f"constraint {k} must be a positive number, got {v!r}")
+            self.max_params = constraints.get("max_params")
+        elif callable(constraints):
+            self.checks = [constraints]
+        elif isinstance(constraints, Sequence) and all(callable(c) for c in constraints):
+            self.checks = list(constraints)
+        else:
+            raise TypeError("constraints must be a mapping such as {'max_params': 1e6}, a callable arch -> bool, or a list of callables")
+
+    def describe(self) -> Any:
+        out = {}
+        if self.max_params is not None:
+            out["max_params"] = float(self.max_params)
+        if self.checks:
+            out["checks"] = [getattr(c, "__qualname__", repr(c)) for c in self.checks]
+        return out or None
+
+    def n_params(self, arch: Arch, key: str) -> int:
+        if key not in self._params:
+            model = self.space.build(arch)
+            self._params[key] = int(sum(p.numel() for p in model.parameters()))
+        return self._params[key]
+
+    def violation(self, arch: Arch, key: str) -> str:
+        if self.max_params is not None:
+            n = self.n_params(arch, key)
+            if n > self.max_params:
+                return f"max_params: {n} parameters > {self.max_params:g}"
+        for c in self.checks:
+            if not c(arch):
+                return f"constraint {getattr(c, '__qualname__', repr(c))} is false"
+        return ""
+
+
+# ------------------------------------------------------------------ early stopping
+def _early_stop(ev: Evaluation, rule: Any, best: float | None, check_every: int) -> Evaluation:
+    """Replay ``ev.curve`` epoch by epoch; stop where ``rule.should_stop`` says so."""
+    curve = ev.curve
+    if rule is None or curve is None or best is None or len(curve) < 2:
+        return ev
+    total = len(curve)
+    for e in range(max(int(getattr(rule, "min_epochs", 3)), 1), total, check_every):
+        if rule.should_stop(curve[:e], best):
+            frac = e / total
+            return Evaluation(float(curve[e - 1]), report=math.nan, cost=ev.cost * frac if math.isfinite(ev.cost) else ev.cost,
+                              curve=list(curve[:e]), epochs=float(e), stopped=True)
+    return ev
+
+
+def _make_rule(early_stopping: Any, total: int):
+    if early_stopping is None or early_stopping is False:
+        return None
+    from archscore.predictors.curves import EarlyStopping
+
+    if isinstance(early_stopping, EarlyStopping):
+        return early_stopping
+    if isinstance(early_stopping, (int, float)) and not isinstance(early_stopping, bool):
+        return EarlyStopping(total_epochs=total, threshold=float(early_stopping))
+    raise TypeError(f"early_stopping must be None, a probability threshold or an EarlyStopping, got {early_stopping!r}")
+
+
+# ------------------------------------------------------------------ the loop
+def search(
+    space: Any,
+    strategy: Any,
+    evaluator: Any,
+    budget: int = 50,
+    seed: int = 0,
+    pool: Pool | None = None,
+    data: Any = None,
+    scores: Any = None,
+    out: str | os.PathLike | None = None,
+    *,
+    constraints: Any = None,
+    early_stopping: Any = None,
+    check_every: int = 10,
+    progress: bool | None = None,
+    resume: bool = True,
+    strategy_params: Mapping[str, Any] | None = None,
+    callback: Callable[[dict], None] | None = None,
+) -> SearchResult:
+    """Run ``strategy`` against ``evaluator`` for ``budget`` queries.
+
+    Parameters
+    ----------
+    space : str or SearchSpace
+    strategy : str or Strategy
+        A registered name (:func:`list_strategies`) or an instance.
+    evaluator : Evaluator, str or callable
+        What a query runs (:class:`TabularEvaluator`, :class:`FunctionEvaluator`...); a
+        plain callable becomes a :class:`FunctionEvaluator`.
+    budget : int
+        Queries (see the module docstring for what counts).
+    seed : int
+    pool : Pool, optional
+        Warm start: ranked once, in one estimator call, before the first query.
+    data : (inputs, targets), optional
+        Minibatch for the pool's estimator.
+    scores : DataFrame, path or mapping, optional
+        Precomputed proxy scores for the pool (``archscore score`` output).
+    out : path, optional
+        Folder for ``history.csv`` and ``run.json``; an existing history of
+        the same setting is resumed.
+    constraints : mapping or callable, optional
+        ``{"max_params": n}`` and/or callables ``arch -> bool``, checked before a query is spent.
+    early_stopping : float or EarlyStopping, optional
+        When evaluations carry learning curves: stop a run whose probability
+        of beating the best so far (:func:`archscore.predictors.curves.probability_of_improvement`)
+        falls below this threshold, checked every ``check_every`` epochs.
+        Stopped queries record the epochs spent and never become the best.
+    progress : bool, optional
+        tqdm bar (None: only on a terminal).
+    resume : bool, default=True
+    strategy_params : mapping, optional
+        Parameters of a strategy given by name.
+    callback : callable, optional
+        Called with each new history row (a dict).
+
+    Returns
+    -------
+    SearchResult
+    """
+    budget = check_budget(budget)
+    seed = _check_seed(seed)
+    evaluator = get_evaluator(evaluator)
+    space = resolve_space(space if space is not None else evaluator.space)
+    if evaluator.space is not None and evaluator.space.name != space.name:
+        raise ValueError(f"the evaluator's architectures are in space {evaluator.space.name!r}, not {space.name!r}")
+    strat = get_strategy(strategy, **dict(strategy_params or {}))
+    if strat.needs_mutate and not callable(getattr(space, "mutate", None)):
+        raise ValueError(f"strategy {strat.name!r} mutates architectures but space {space.name!r} has no mutate(arch, rng)")
+    if pool is not None and not isinstance(pool, Pool):
+        raise TypeError(f"pool must be an archscore.search.Pool, got {type(pool).__name__}")
+    if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
+        raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
+    cons = _Constraints(constraints, space)
+
+    rng = np.random.default_rng(seed)
+    allowed = evaluator.candidates()
+    ctx = SearchContext(space, rng, allowed, [], evaluator.fidelities, budget)
+    meta = {
+        "format": "archscore-search", "version": HISTORY_FORMAT, "archscore": archscore.__version__,
+        "space": space.name, "strategy": strat.name or type(strat).__name__, "strategy_params": strat.params(),
+        "evaluator": evaluator.fingerprint(), "seed": seed, "budget": budget, "budget_aware": strat.budget_aware,
+        "pool": pool.describe() if pool is not None else None, "constraints": cons.describe(),
+        "early_stopping": None if early_stopping is None else repr(early_stopping),
+    }
+    hist = _History(out, meta, resume) if out is not None else None
+    replay = hist.rows if hist is not None else []
+    if replay:
+        logger.info("resuming %s: replaying %d recorded queries", hist.csv, len(replay))
+
+    pool_seconds = 0.0
+    if pool is not None:
+        ctx.warm = pool.rank(ctx, data=data, scores=scores)
+        pool_seconds = float(getattr(pool, "seconds_", 0.0))
+    strat.start(ctx)
+
+    fmax = max(evaluator.fidelities) if evaluator.fidelities else None
+    rule = None
+    rows: list[dict[str, Any]] = []
+    low: dict[tuple[str, Any], Evaluation] = {}
+    spent, n_repeats, n_refused, idle = 0.0, 0, 0, 0
+    best_value: float | None = None
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    bar = tqdm(total=budget, desc=f"search {strat.name}", unit="query", disable=not show)
+    try:
+        while spent < budget - 1e-9:
+            props = strat.ask()
+            if not props:
+                logger.info("strategy %s has nothing more to propose", strat.name)
+                break
+            told: list[Proposal] = []
+            results: list[Evaluation] = []
+            for p in props:
+                if spent >= budget - 1e-9:
+                    break
+                key = ctx.key(p.arch)
+                full = p.fidelity is None or p.fidelity == fmax
+                fid = None if full else p.fidelity
+                cached = ctx.results.get(key) if full else low.get((key, fid))
+                if cached is not None:
+                    n_repeats += 1
+                    told.append(p)
+                    results.append(cached)
+                    idle += 1
+                    continue
+                if not ctx.is_allowed(p.arch):
+                    reason = "not among the evaluator's architectures"
+                else:
+                    reason = cons.violation(p.arch, key)
+                if reason:
+                    n_refused += 1
+                    idle += 1
+                    logger.debug("refused %s: %s", key, reason)
+                    told.append(p)
+                    results.append(Evaluation(math.nan, error=f"refused: {reason}"))
+                    continue
+                i = len(rows)
+                digest = _rng_digest(rng)
+                if i < len(replay):
+                    rec = replay[i]
+                    if rec["arch"] != key or (rec["fidelity"] or None) != (None if fid is None else str(fid)):
+                        raise ValueError(f"{hist.csv} does not match this run at query {i}: recorded {rec['arch']!r} "
+                                         f"(fidelity {rec['fidelity'] or 'full'}), the strategy now proposes {key!r} "
+                                         f"(fidelity {fid or 'full'}); it is the history of another run or another archscore version")
+                    if rec["rng"] != digest:
+                        raise ValueError(f"{hist.csv} does not match this run at query {i}: the random generator state differs "
+                                         "(history of another run or another archscore version)")
+                    ev = _row_evaluation(rec)
+                else:
+                    ev = evaluator.safe_evaluate(p.arch, fid)
+                    if full and early_stopping is not None and ev.curve is not None:
+                        if rule is None:
+                            rule = _make_rule(early_stopping, len(ev.curve))
+                        ev = _early_stop(ev, rule, best_value, check_every)
+                    if ev.error:
+                        logger.warning("query %d (%s) failed: %s", i, key, ev.error)
+                spent += 1.0 if full else float(fid) / float(fmax)
+                idle = 0
+                if full:
+                    ctx.results[key] = ev
+                    if ev.ok and (best_value is None or ev.value > best_value):
+                        best_value = ev.value
+                else:
+                    low[(key, fid)] = ev
+                row = {"query": i, "arch": key, "value": float(ev.value), "report": float(ev.report), "cost": float(ev.cost),
+                       "fidelity": fid, "epochs": float(ev.epochs), "stopped": bool(ev.stopped), "error": ev.error,
+                       "rng": digest, "info": json.dumps(p.info, sort_keys=True) if p.info else ""}
+                rows.append(row)
+                if hist is not None and i >= len(replay):
+                    hist.append(row)
+                if callback is not None and i >= len(replay):
+                    callback(row)
+                bar.update(min(spent, budget) - bar.n)
+                if best_value is not None:
+                    bar.set_postfix(best=f"{best_value:.4g}", refresh=False)
+                told.append(p)
+                results.append(ev)
+            if told:
+                strat.tell(told, results)
+            if idle > MAX_IDLE_PROPOSALS:
+                logger.warning("search stopped after %d proposals in a row that spent nothing (all repeats or refused): "
+                               "the strategy has exhausted the architectures it can reach", idle)
+                break
+    finally:
+        bar.close()
+        if hist is not None:
+            hist.close()
+    if len(rows) < len(replay):
+        raise ValueError(f"{hist.csv} holds {len(replay)} queries but this run stopped after {len(rows)}: it is the history "
+                         "of a run with a larger budget; pass that budget to continue it")
+    history = _history_frame(rows)
+    best = _best(history)
+    if best is not None:
+        logger.info("search %s: %d queries, best %s value %.6g report %.6g", strat.name, len(rows), best.arch, best.value, best.report)
+    return SearchResult(history, best, space, strat.name, seed, budget, spent, n_repeats, n_refused, pool_seconds,
+                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0))})
+
+
+def _history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    base = pd.DataFrame(rows, columns=list(COLUMNS))
+    base["stopped"] = base["stopped"].astype(bool)
+    base["fidelity"] = base["fidelity"].astype(object)
+    info = [json.loads(s) if s else {} for s in base["info"]]
+    extra = pd.DataFrame(info, index=base.index)
+    extra = extra[[c for c in extra.columns if c not in base.columns]]
+    return pd.concat([base.drop(columns=["info", "rng"]), extra], axis=1)
+
+
+def _best(history: pd.DataFrame) -> BestQuery | None:
+    if history.empty:
+        return None
+    ok = _full_mask(history) & np.isfinite(history["value"].to_numpy(dtype=float))
+    if not ok.any():
+        return None
+    vals = np.where(ok, history["value"].to_numpy(dtype=float), -np.inf)
+    i = int(np.argmax(vals))
+    r = history.iloc[i]
+    return BestQuery(int(r["query"]), str(r["arch"]), float(r["value"]), float(r["report"]))

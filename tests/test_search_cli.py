@@ -1,0 +1,86 @@
+"""`archscore search` and `archscore bench search` command modules on a tiny synthetic table."""
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from archscore import get_space
+from archscore.bench import search as bench_search
+from archscore.cli import search as cli_search
+
+
+def _table(tmp_path, n=120):
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    v = rng.normal(85, 3, size=n).round(3)
+    df = pd.DataFrame({"arch": [space.to_string(a) for a in space.sample(n, seed=1)], "valid": v, "test": v + 2,
+                       "valid_12": (v - 20).round(3)})
+    path = tmp_path / "table.csv"
+    df.to_csv(path, index=False)
+    return df, path
+
+
+def _parse(module, argv):
+    p = argparse.ArgumentParser()
+    module.add_arguments(p)
+    return p.parse_args(argv)
+
+
+def test_cli_search_writes_history_plot_and_prints_best(tmp_path, capsys):
+    df, path = _table(tmp_path)
+    out = tmp_path / "run"
+    argv = ["--strategy", "rea", "--budget", "15", "--data", str(path), "--target", "valid", "--report", "test", "--seed", "0",
+            "--out", str(out), "--no-progress", "--param", "population_size=5", "--param", "tournament_size=2"]
+    assert cli_search.run(_parse(cli_search, argv)) == 0
+    printed = capsys.readouterr().out
+    h = pd.read_csv(out / "history.csv")
+    assert len(h) == 15
+    best = h.loc[h["value"].idxmax()]
+    assert f"valid={best['value']:.4f}" in printed and best["arch"] in printed and f"test={best['report']:.4f}" in printed
+    assert (out / "best_so_far.png").stat().st_size > 0
+    curve = np.loadtxt(out / "best_so_far.txt")
+    assert curve[-1] == pytest.approx(best["report"])
+    # rerunning the same command resumes (nothing re-queried, same history)
+    assert cli_search.run(_parse(cli_search, argv)) == 0
+    assert pd.read_csv(out / "history.csv").equals(h)
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["strategy"] == "rea" and meta["strategy_params"]["population_size"] == 5
+
+
+def test_cli_search_errors(tmp_path):
+    df, path = _table(tmp_path)
+    with pytest.raises(ValueError, match="no target column 'vald'.*did you mean 'valid'"):
+        cli_search.run(_parse(cli_search, ["--budget", "5", "--data", str(path), "--target", "vald"]))
+    with pytest.raises(ValueError, match="did you mean 'rea'"):
+        cli_search.run(_parse(cli_search, ["--budget", "5", "--data", str(path), "--target", "valid", "--strategy", "reaa"]))
+    with pytest.raises(ValueError, match="budget must be a positive integer"):
+        cli_search.run(_parse(cli_search, ["--budget", "0", "--data", str(path), "--target", "valid"]))
+
+
+def test_bench_search_summarises_runs_per_budget(tmp_path, capsys):
+    df, path = _table(tmp_path)
+    out = tmp_path / "bench"
+    argv = ["--data", str(path), "--target", "valid", "--report", "test", "--strategies", "random,rea,sh", "--budgets", "5,10",
+            "--seeds", "3", "--fidelities", "12=valid_12,200=valid", "--out", str(out)]
+    assert bench_search.run(_parse(bench_search, argv)) == 0
+    res = pd.read_csv(out / "results.csv")
+    assert set(res["strategy"]) == {"random", "rea", "sh"} and set(res["budget"]) == {5, 10}
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    # random/rea run once per seed at the largest budget; sh (budget-aware) once per budget
+    assert sum(r["strategy"] == "random" for r in runs) == 3 and sum(r["strategy"] == "sh" for r in runs) == 6
+    # the summary's mean at budget 5 is the mean over seeds of the best-so-far test at query 5
+    rnd = [r for r in runs if r["strategy"] == "random"]
+    expect = np.mean([r["best_report"][4] for r in rnd])
+    got = res[(res.strategy == "random") & (res.budget == 5)]["mean_test"].iat[0]
+    assert got == pytest.approx(expect)
+    optimum = df["test"].max()
+    frac = np.mean([r["best_report"][9] >= optimum - 1e-9 for r in rnd])
+    assert res[(res.strategy == "random") & (res.budget == 10)]["frac_optimum"].iat[0] == pytest.approx(frac)
+    assert "| random | 5 | 3 |" in (out / "results.md").read_text()
+    assert (out / "search.png").stat().st_size > 0
+    # rerun: every run is already recorded, nothing is recomputed
+    assert bench_search.run(_parse(bench_search, argv)) == 0
+    assert len((out / "runs.jsonl").read_text().splitlines()) == len(runs)
