@@ -15,5 +15,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "oneshot": ("archscore.bench.oneshot", "one-shot supernet (SPOS) ranking vs training minutes and DARTS cells on NB201"),
     "hardware": ("archscore.bench.hardware", "hardware costs: few-shot latency prediction across devices, CPU latency of NB201 cells"),
     "transfer": ("archscore.bench.transfer", "transfer predictor, leave-one-task-out on TransNAS-Bench-101 and NAS-Bench-Graph"),
+    "search": ("archscore.bench.search", "search strategies on NB201: test accuracy of the best by validation vs queries, with and without proxy pools"),
     "curves": ("archscore.bench.curves", "learning-curve extrapolation on NB201 curves: MAE, Spearman, 90% coverage, cost"),
 }

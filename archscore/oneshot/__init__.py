@@ -8,7 +8,7 @@ ENAS-style search is a search loop scoring its samples with a fitted
 supernet instead of training them::
 
     est = create_estimator("oneshot:spos", data_path=..., time_budget=600).fit()
-    random_search(get_space("nb201"), est, budget=1000)   # or any strategy
+    search("nb201", "reinforce", EstimatorEvaluator(est), budget=1000)   # or any strategy
 
 A new cell space joins by registering a supernet builder with
 :func:`register_supernet`; :func:`make_supernet` rejects the others with a

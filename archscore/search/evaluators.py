@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from archscore.arch import Arch
 from archscore.base import Estimator, create_estimator
@@ -324,9 +325,10 @@ class TrainingEvaluator(Evaluator):
 
     def evaluate(self, arch: Arch, fidelity: Any = None) -> Evaluation:
         t0 = time.perf_counter()
-        value = float(self.estimator.predict([arch])[0])
+        trained = clone(self.estimator).fit([arch])  # fit trains the network and keeps its curve (predict stores nothing)
+        value = float(trained.predict([arch])[0])
         seconds = time.perf_counter() - t0
-        curve = getattr(self.estimator, "curves_", {}).get(arch.spec)
+        curve = getattr(trained, "curves_", {}).get(arch.spec)
         curve = [float(v) for v in curve] if curve is not None else None
         return Evaluation(value, cost=seconds, curve=curve, epochs=float(len(curve)) if curve else math.nan)
 

@@ -201,7 +201,7 @@ class LocalSearch(Strategy):
 ACQUISITIONS = ("its", "ucb", "ei")
 
 
-def default_surrogate(random_state: int = 0) -> Estimator:
+def default_surrogate(seed: int = 0) -> Estimator:
     """BANANAS's default surrogate: the random-forest half of archscore's ``surrogate``.
 
     Same encoding (``graph_features+path``) and ``log_error`` targets as the
@@ -210,7 +210,7 @@ def default_surrogate(random_state: int = 0) -> Estimator:
     itself gives none).
     """
     return create_estimator("rf", encoding="path", target_transform="log_error", n_estimators=100,
-                            random_state=random_state)
+                            seed=seed)
 
 
 @register_strategy("bananas", description="BANANAS (White et al. 2021): surrogate with uncertainty refitted as labels arrive, ITS/UCB/EI over mutations of the best")
@@ -230,7 +230,7 @@ class Bananas(Strategy):
     surrogate : str, Estimator or None
         A registered estimator name or instance; None is :func:`default_surrogate`.
         Surrogates without ``return_std`` are bagged: ``n_ensemble`` copies with
-        different ``random_state`` give the mean and spread.
+        different ``seed`` give the mean and spread.
     acquisition : {"its", "ucb", "ei"}, default="its"
         Independent Thompson sampling (BANANAS's default), upper confidence
         bound ``mean + ucb_beta * std``, or expected improvement over the best prediction.
@@ -297,8 +297,8 @@ class Bananas(Strategy):
         models = []
         for i in range(_check_int("n_ensemble", self.n_ensemble)):
             m = clone(base)
-            if "random_state" in m.get_params():
-                m.set_params(random_state=i)
+            if "seed" in m.get_params():
+                m.set_params(seed=i)
             models.append(m)
         return models
 
