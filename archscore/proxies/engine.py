@@ -190,6 +190,13 @@ class Session:
         Seed set before each proxy.
     split : int
         Number of chunks the batch is processed in (1 unless CUDA ran out of memory).
+    layers : list of nn.Module
+        The conv/linear layers proxies score (:func:`prunable_layers`).
+    num_classes : int or None
+        Width of the model's logits, known after the probe.
+
+    A proxy reads providers with :meth:`shared`; the first read computes every
+    provider the requested proxies declared, together.
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, names: Sequence[str],
