@@ -13,8 +13,10 @@ from torch import nn
 
 import archscore
 from archscore import proxies as P
-from archscore.proxies import _runner
-from archscore.proxies.jacobian import EPS, epe_score, jacov_score
+from archscore.proxies import engine
+from archscore.proxies.epe_nas import epe_score
+from archscore.proxies.jacobian import EPS
+from archscore.proxies.jacov import jacov_score
 from archscore.proxies.zico import zico_from_grads
 
 ALL = [
@@ -292,7 +294,7 @@ def test_cuda_request_without_gpu_falls_back_to_cpu(monkeypatch):
 
 def test_out_of_memory_retries_with_split_batch(monkeypatch, caplog):
     model, (x, y) = make_model("nobn"), _batch()
-    real, splits = _runner._run, []
+    real, splits = engine._run, []
 
     def flaky(*args, split, **kwargs):
         splits.append(split)
@@ -300,12 +302,12 @@ def test_out_of_memory_retries_with_split_batch(monkeypatch, caplog):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(*args, split=split, **kwargs)
 
-    monkeypatch.setattr(_runner, "_run", flaky)
+    monkeypatch.setattr(engine, "_run", flaky)
     names = ["grad_norm", "snip", "fisher", "grasp", "jacov", "nwot", "zico"]
-    with caplog.at_level("WARNING", logger="archscore.proxies._runner"):
+    with caplog.at_level("WARNING", logger="archscore.proxies.engine"):
         r = P.compute(model, x, y, names)
     assert splits == [1, 2, 4] and "split into 4 chunks" in caplog.text
-    monkeypatch.setattr(_runner, "_run", real)
+    monkeypatch.setattr(engine, "_run", real)
     # without batch-coupled layers, chunked gradients equal the full-batch ones
     full = P.compute(model, x, y, names)
     for n in names:
@@ -316,7 +318,7 @@ def test_out_of_memory_gives_up_with_a_clear_error(monkeypatch):
     def always(*args, **kwargs):
         raise RuntimeError("CUDA error: out of memory")
 
-    monkeypatch.setattr(_runner, "_run", always)
+    monkeypatch.setattr(engine, "_run", always)
     with pytest.raises(RuntimeError, match="out of memory even with the batch split into 8"):
         P.compute(make_model("mlp"), *_batch(), ["grad_norm"])
 
@@ -328,7 +330,7 @@ def test_other_errors_are_not_retried(monkeypatch):
         calls.append(1)
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(_runner, "_run", broken)
+    monkeypatch.setattr(engine, "_run", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         P.compute(make_model("mlp"), *_batch(), ["grad_norm"])
     assert calls == [1]

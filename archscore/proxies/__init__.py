@@ -4,32 +4,52 @@
 
     from archscore import proxies
     proxies.list_proxies()                      # ['epe_nas', 'fisher', 'flops', ...]
-    proxies.proxy_info("synflow")               # metadata: higher_is_better, needs_labels, ...
+    proxies.proxy_info("synflow")               # metadata: higher_is_better, needs_labels, uses, ...
     scores = proxies.compute(model, x, y)       # all proxies, one call, shared passes
     df = proxies.score_archs(archs, x, y, space="nb201", seed=42)
 
-Every proxy is also an estimator, ``create_estimator("zc:<proxy>")``.
+Each proxy's algorithm is in the module named after it (``proxies/nwot.py``,
+``proxies/grasp.py``, ...); quantities several proxies read are providers
+(:class:`Provider`) declared next to them and combined by the engine
+(``proxies/engine.py``) into the fewest passes. Every proxy is also an
+estimator, ``create_estimator("zc:<proxy>")``.
 """
 
-from archscore.proxies.base import PROXIES, SHARED_RESOURCES, ProxyUndefinedError, list_proxies, proxy_info, register_proxy
-from archscore.proxies._runner import NAN_POLICIES, compute, prunable_layers
+from archscore.proxies.base import (
+    PROVIDERS,
+    PROXIES,
+    Provider,
+    ProxyUndefinedError,
+    list_providers,
+    list_proxies,
+    proxy_info,
+    register_provider,
+    register_proxy,
+)
+from archscore.proxies.engine import NAN_POLICIES, compute, prunable_layers
 from archscore.proxies.estimator import ZeroCostEstimator, score_archs
 from archscore.proxies.reference import ReferenceNB201Space
 
-# Importing the families registers the proxies (and their zc:<name> estimators).
-from archscore.proxies import counting, gradient, jacobian, activation, synflow, zico  # noqa: E402,F401
+# Importing the proxy modules registers the proxies and their providers.
+from archscore.proxies import (  # noqa: E402,F401
+    epe_nas, fisher, flops, grad_norm, grasp, jacobian, jacov, l2_norm, meco, nwot, params, plain, snip, synflow,
+    weight_grads, zen, zico,
+)
 
 __all__ = [
+    "PROVIDERS",
     "PROXIES",
-    "SHARED_RESOURCES",
     "NAN_POLICIES",
+    "Provider",
     "ProxyUndefinedError",
     "ReferenceNB201Space",
     "ZeroCostEstimator",
     "compute",
+    "list_providers",
     "list_proxies",
     "proxy_info",
     "prunable_layers",
+    "register_provider",
     "register_proxy",
     "score_archs",
 ]

@@ -25,16 +25,15 @@ from tqdm.auto import tqdm
 from archscore.arch import Arch
 from archscore.base import ESTIMATORS, Estimator, Tags
 from archscore.proxies.base import PROXIES
+from archscore.proxies.engine import compute, resolve_names
 from archscore.spaces import get_space
+from archscore.spaces.base import SearchSpace
 
 #: Default number of classes when it cannot be inferred from the targets.
 DEFAULT_NUM_CLASSES = 10
 
 
 def _resolve_space(space: Any, arch: Arch):
-    from archscore.spaces import get_space
-    from archscore.spaces.base import SearchSpace
-
     if space is None:
         return get_space(arch.space)
     if isinstance(space, str):
@@ -115,10 +114,8 @@ def score_archs(
         ``arch``), one column per proxy (raw scores). ``df.attrs["seconds"]``
         holds the wall time of each row (build excluded).
     """
-    from archscore.proxies._runner import _resolve_names, compute
-
     archs = list(archs)
-    names = _resolve_names(proxies)
+    names = resolve_names(proxies)
     x, y = _as_batch((inputs, targets))
     ncls = _num_classes(num_classes, y)
     init = seed if init_seed is None else int(init_seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from archscore.proxies.base import register_proxy
+from archscore.proxies.engine import bypass_batchnorm
 
 
 @register_proxy(
@@ -30,8 +31,6 @@ def synflow(session) -> float:
     any path (e.g. a disconnected cell) scores 0, the bottom.
     """
     model = session.model
-    from archscore.proxies._runner import bypass_batchnorm
-
     with bypass_batchnorm(model), torch.no_grad():
         model.double()
         for t in list(model.parameters()) + list(model.buffers()):

@@ -1,10 +1,8 @@
-"""Activation-statistics proxies: NASWOT (nwot), MeCo and Zen-NAS (zen).
+"""Zen-score (Lin et al., ICCV 2021) as a zero-cost proxy.
 
-``nwot`` and ``meco`` read forward hooks installed on the shared train-mode
-forward pass over the real batch (no extra forward when any gradient proxy is
-requested too). ``zen`` needs its own Gaussian re-initialisation and Gaussian
-inputs, so it runs separately (two forward passes without gradients) on the
-working copy, which is restored afterwards.
+Zen-NAS needs its own Gaussian re-initialisation and Gaussian inputs, so it
+runs separately (two forward passes without gradients) on the working copy,
+which the engine restores afterwards.
 """
 
 from __future__ import annotations
@@ -16,56 +14,6 @@ import torch
 from torch import nn
 
 from archscore.proxies.base import register_proxy
-
-
-@register_proxy(
-    "nwot", higher_is_better=True, needs_labels=False, needs_data=True, removes_bn=False, uses=("relu_kernel",),
-    description="NASWOT: log|det K| of the Hamming-agreement kernel of binary ReLU codes",
-    citation="Mellor et al., Neural Architecture Search without Training, ICML 2021",
-)
-def nwot(session) -> float:
-    """NASWOT score (Mellor et al. 2021): ``log |det K|``.
-
-    Every ReLU (``nn.ReLU``, ``nn.ReLU6``, ``nn.LeakyReLU`` modules) turns its
-    input into a binary code per sample (``x > 0``); ``K[i, j]`` counts, over
-    all ReLUs and units, the positions where samples ``i`` and ``j`` agree
-    (``N_A`` minus the Hamming distance), as in the authors' code and
-    NAS-Bench-Suite-Zero. Undefined (``nan_policy``) for models without ReLU
-    modules, including those applying ``F.relu`` functionally.
-
-    Deviation: when ``K`` is singular (samples with identical codes at every
-    ReLU, e.g. a NAS-Bench-201 cell whose ReLUs all see input-independent
-    zeros) the reference returns ``-inf``; here the score is
-    ``log det(K + I)`` instead, a finite value far below that of any network
-    that tells its inputs apart (about ``log(N * units)`` when all codes are
-    equal, versus hundreds for NB201 networks that see their input).
-    """
-    k = session.shared("relu_kernel").cpu().numpy()
-    sign, logdet = np.linalg.slogdet(k)
-    if sign == 0 or not np.isfinite(logdet):
-        sign, logdet = np.linalg.slogdet(k + np.eye(k.shape[0]))
-    return float(logdet)
-
-
-@register_proxy(
-    "meco", higher_is_better=True, needs_labels=False, needs_data=True, removes_bn=False, uses=("meco",),
-    description="MeCo: sum over modules of the minimum eigenvalue of the channel correlation matrix of one sample's features",
-    citation="Jiang et al., MeCo: Zero-Shot NAS with One Data and Single Forward Pass via Minimum Eigenvalue of Correlation, NeurIPS 2023",
-)
-def meco(session) -> float:
-    """MeCo (Jiang et al., NeurIPS 2023).
-
-    As in the authors' NAS-Bench-201 code: a forward hook on every module
-    (containers included) takes the module's output for the FIRST sample of
-    the batch, reshapes it to (channels, positions), computes the channel
-    correlation matrix (NaN/inf entries set to 0) and its minimum eigenvalue;
-    the score is the sum over modules. The forward pass is the shared
-    train-mode pass over the real batch ("one data" = the features of one
-    sample). Deviation: the symmetric eigen-solver in float64 replaces the
-    general one; outputs with a single position per channel contribute 0 (the
-    reference gets an all-NaN matrix, zeroed, whose eigenvalues are 0).
-    """
-    return float(sum(session.shared("meco")))
 
 
 def _gaussian_init(model: nn.Module) -> None:

@@ -1,17 +1,28 @@
-"""The one place that runs proxies: copy, seeding, shared passes, OOM retry, cleanup.
+"""The engine: the one place that runs proxies (copy, seeding, shared passes, OOM retry, cleanup).
+
+It holds no proxy's maths: each proxy lives in the file named after it
+(``nwot.py``, ``grasp.py``, ...) and the quantities several proxies share are
+*providers* (:class:`~archscore.proxies.base.Provider`) declared next to them
+(``weight_grads.py``, ``jacobian.py``; ``grasp.py``'s ``hvp``, ``fisher.py``'s
+channel products, ``nwot.py``'s ReLU-code kernel, ``meco.py``'s eigenvalues).
 
 :func:`compute` scores one model on one batch with any set of proxies. It
 
 * deep-copies the model once (the caller's model, tensors and RNG state are
   never touched: weights, buffers, ``training`` and ``requires_grad`` are
   identical afterwards, the caller's ``inputs`` get no ``.grad``);
-* seeds torch's RNGs inside :func:`torch.random.fork_rng` before each proxy,
-  so a call is deterministic and independent of which other proxies run;
-* runs ONE shared train-mode forward pass whose graph serves every requested
-  proxy that can use it: the input-Jacobian backward (jacov, epe_nas), one
-  cross-entropy backward (grad_norm, snip, plain, fisher, grasp's gradient),
-  the GraSP Hessian-gradient product (double backward through the same graph)
-  and forward hooks for the activation statistics (nwot, meco);
+* probes the copy with two samples to turn a wrong input shape or output into
+  a clear error;
+* seeds torch's RNGs inside :func:`torch.random.fork_rng` before each proxy
+  and before the shared passes, so a call is deterministic and independent of
+  which other proxies run;
+* combines the providers of all requested proxies into the fewest passes:
+  ONE train-mode forward whose graph serves every gradient provider (an
+  input-gradient stage, then ONE loss backward w.r.t. the conv/linear weights
+  and the tensors providers ask for, kept differentiable when one needs a
+  second derivative), with the hook-only providers' forward hooks on that same
+  forward, or one forward-only pass when no gradient is needed or the batch is
+  split (:func:`run_providers`);
 * restores the working copy after proxies that change weights (synflow, zen);
 * on CUDA out-of-memory, retries the whole call with the batch split in two,
   four, ... chunks (gradients are accumulated with weights ``n_chunk / N`` so
@@ -39,15 +50,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from archscore.proxies.base import PROXIES, ProxyUndefinedError, check_proxy_names
+from archscore.proxies.base import PROVIDERS, PROXIES, Provider, ProxyUndefinedError, check_proxy_names
 
 logger = logging.getLogger(__name__)
 
 NAN_POLICIES = ("raise", "warn", "ignore")
-
-#: Activation modules whose input sign gives NASWOT's binary codes.
-RELU_TYPES: tuple[type, ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
-
 
 # ------------------------------------------------------------------ helpers
 def prunable_layers(model: nn.Module) -> list[nn.Module]:
@@ -183,6 +190,13 @@ class Session:
         Seed set before each proxy.
     split : int
         Number of chunks the batch is processed in (1 unless CUDA ran out of memory).
+    layers : list of nn.Module
+        The conv/linear layers proxies score (:func:`prunable_layers`).
+    num_classes : int or None
+        Width of the model's logits, known after the probe.
+
+    A proxy reads providers with :meth:`shared`; the first read computes every
+    provider the requested proxies declared, together.
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, names: Sequence[str],
@@ -198,7 +212,7 @@ class Session:
         self.options = options or {}
         self.layers = prunable_layers(model)
         self._shared: dict[str, Any] | None = None
-        self._num_classes: int | None = None
+        self.num_classes: int | None = None
 
     # ------------------------------------------------------------ helpers
     def option(self, proxy: str, key: str, default: Any) -> Any:
@@ -219,7 +233,7 @@ class Session:
         if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[0] != n:
             shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
             raise ValueError(f"the model must return class logits of shape (N, C) = ({n}, C) for proxies, got {shape}")
-        self._num_classes = int(logits.shape[1])
+        self.num_classes = int(logits.shape[1])
         if targets is not None and targets.numel() and int(targets.max()) >= logits.shape[1]:
             raise ValueError(f"target {int(targets.max())} is out of range for a model with {logits.shape[1]} outputs (classes 0..{logits.shape[1] - 1})")
         return logits
@@ -241,17 +255,27 @@ class Session:
             snap.restore()
             self.model.train(was_training)
 
-    # -------------------------------------------------------- shared pass
-    def shared(self, key: str) -> Any:
-        """A shared quantity, computed (for all requested proxies at once) on first use."""
+    # ------------------------------------------------------ providers
+    def shared(self, provider: str | type[Provider]) -> Any:
+        """The result of a provider (name or class), computed for all requested proxies at once on first use.
+
+        Raises
+        ------
+        ProxyUndefinedError
+            When the provider is undefined for this model.
+        ValueError
+            When no requested proxy declared the provider in ``uses=``.
+        """
+        key = provider.name if isinstance(provider, type) and issubclass(provider, Provider) else provider
         if self._shared is None:
-            needed: set[str] = set()
-            for name in self.names:
-                needed.update(PROXIES.metadata(name)["uses"])
+            wanted = providers_for(self.names)
             with torch.random.fork_rng(devices=_rng_devices(self.device)):
                 torch.manual_seed(self.seed)
-                self._shared = _shared_pass(self, needed)
-        value = self._shared.get(key)
+                self._shared = run_providers(self, [PROVIDERS.get(u)(self) for u in wanted])
+        if key not in self._shared:
+            raise ValueError(f"provider {key!r} was not computed: declare it in the proxy's uses= "
+                             f"(requested providers: {', '.join(self._shared) or 'none'})")
+        value = self._shared[key]
         if isinstance(value, ProxyUndefinedError):
             raise value
         return value
@@ -261,126 +285,124 @@ def _rng_devices(device: torch.device) -> list:
     return [device] if device.type == "cuda" else []
 
 
-# ------------------------------------------------------------- shared pass
-def _shared_pass(s: Session, needed: set[str]) -> dict[str, Any]:
-    """One train-mode forward over the batch, then every backward the requested proxies need."""
-    model, layers = s.model, s.layers
-    weights = [m.weight for m in layers]
-    want_hvp = "hvp" in needed
-    want_fisher = "fisher" in needed
-    want_ce = want_hvp or want_fisher or "weight_grads" in needed
-    want_jac = "jacobian" in needed
-    want_act = bool(needed & {"relu_kernel", "meco"})
-    grad_pass = want_ce or want_jac
-    act_in_main = want_act and grad_pass and s.split == 1
-    n = s.n
-    out: dict[str, Any] = {}
-    if want_ce and s.targets is None:
-        raise ValueError("gradient proxies need targets, got None")
+# ----------------------------------------------------------- shared passes
+class Chunk:
+    """One slice ``[start, stop)`` of the batch on the shared forward, as the providers see it.
 
-    grads = [torch.zeros_like(w) for w in weights] if want_ce else None
-    hvp = [torch.zeros_like(w) for w in weights] if want_hvp else None
-    fisher_rows: dict[tuple[int, int], list[torch.Tensor]] = {}
-    jac_parts: list[torch.Tensor] = []
-    captured: list[tuple[int, int, torch.Tensor]] = []  # (layer index, call index, output)
-    act_stats = _ActivationStats(model, needed) if want_act else None
-    handles: list[Any] = []
-    calls: dict[int, int] = {}  # per-chunk call counter of each layer (weight sharing)
-    try:
-        if want_fisher:
+    Attributes
+    ----------
+    x, y : Tensor
+        The chunk's inputs (a fresh copy; requires grad when an ``input_grad``
+        provider is present) and targets (None without labels).
+    logits : Tensor
+        The model's output on ``x`` (with its autograd graph).
+    scale : float
+        The chunk's share of the batch, ``(stop - start) / N``: the chunk's loss
+        is its mean loss times ``scale``.
+    retain_graph : bool
+        Whether a later stage still backpropagates through the graph.
+    """
 
-            def capture(idx: int):
-                def hook(mod, inp, output):
-                    if isinstance(output, torch.Tensor) and output.requires_grad:
-                        c = calls.get(idx, 0)
-                        calls[idx] = c + 1
-                        captured.append((idx, c, output))
-                return hook
+    __slots__ = ("start", "stop", "x", "y", "logits", "scale", "retain_graph")
 
-            handles += [m.register_forward_hook(capture(i)) for i, m in enumerate(layers)]
-        if act_in_main:
-            handles += act_stats.install()
+    def __init__(self, start: int, stop: int, x: torch.Tensor, y: torch.Tensor | None, n: int) -> None:
+        self.start, self.stop, self.x, self.y = start, stop, x, y
+        self.scale = (stop - start) / n
+        self.logits: torch.Tensor | None = None
+        self.retain_graph = False
 
-        if grad_pass:
-            for st, en in s.chunks():
-                calls.clear()
-                captured.clear()
-                xc = s.inputs[st:en].detach().clone()
-                yc = s.targets[st:en] if s.targets is not None else None
-                if want_jac:
-                    xc.requires_grad_(True)
-                with _twice_differentiable(want_hvp):
-                    logits = s.forward(xc, yc)
-                if want_jac:
-                    (jc,) = torch.autograd.grad(logits.sum(), xc, retain_graph=want_ce)
-                    jac_parts.append(jc.detach().reshape(en - st, -1))
-                if want_ce:
-                    loss = s.loss_fn(logits, yc) * ((en - st) / n)
-                    acts = [a for _, _, a in captured]
-                    create = want_hvp and s.split == 1
-                    gs = torch.autograd.grad(loss, weights + acts, allow_unused=True, create_graph=create)
-                    gw, ga = gs[: len(weights)], gs[len(weights):]
-                    for i, g in enumerate(gw):
-                        if g is not None:
-                            grads[i] += g.detach()
-                    for (li, ci, a), g in zip(captured, ga):
-                        fisher_rows.setdefault((li, ci), []).append(_channel_products(layers[li], a.detach(), g))
-                    if create:
-                        z = sum((g.detach() * g).sum() for g in gw if g is not None)
-                        if isinstance(z, torch.Tensor) and z.requires_grad:
-                            hv = torch.autograd.grad(z, weights, allow_unused=True)
-                            for i, h in enumerate(hv):
-                                if h is not None:
-                                    hvp[i] += h.detach()
-                    del gs, gw, ga, loss
-                captured.clear()
-                del logits
-            if want_hvp and s.split > 1:
-                # GraSP in two passes, as in the original code: H g with the full-batch g fixed.
-                for st, en in s.chunks():
-                    xc = s.inputs[st:en].detach().clone()
-                    yc = s.targets[st:en]
-                    captured.clear()
-                    with _twice_differentiable(True):
-                        loss = s.loss_fn(s.forward(xc, yc), yc) * ((en - st) / n)
-                    gf = torch.autograd.grad(loss, weights, allow_unused=True, create_graph=True)
-                    z = sum((g0 * g).sum() for g0, g in zip(grads, gf) if g is not None)
-                    if isinstance(z, torch.Tensor) and z.requires_grad:
-                        for i, h in enumerate(torch.autograd.grad(z, weights, allow_unused=True)):
-                            if h is not None:
-                                hvp[i] += h.detach()
-        for h in handles:
-            h.remove()
-        handles = []
-        if want_act and not act_in_main:
-            # forward-only pass for the activation statistics (no graph kept)
-            handles += act_stats.install()
-            with torch.no_grad():
-                s.forward(s.inputs.detach().clone(), s.targets)
-    finally:
-        for h in handles:
-            h.remove()
-        captured.clear()
 
-    if want_ce:
-        out["weight_grads"] = grads
-    if want_hvp:
-        out["hvp"] = hvp
-    if want_fisher:
-        per_layer = [torch.zeros(_out_channels(m), device=s.device) for m in layers]
-        for (li, _), rows in fisher_rows.items():
-            g_nk = torch.cat(rows, 0)
-            per_layer[li] = per_layer[li] + 0.5 * g_nk.pow(2).mean(0)
-        out["fisher"] = per_layer
-    if want_jac:
-        out["jacobian"] = torch.cat(jac_parts, 0)
-    if want_act:
-        out.update(act_stats.results())
+def providers_for(names: Iterable[str]) -> list[str]:
+    """Names of the providers the proxies ``names`` declare, in first-use order."""
+    out: list[str] = []
+    for name in names:
+        for u in PROXIES.metadata(name)["uses"]:
+            if u not in out:
+                out.append(u)
     return out
 
 
-def _twice_differentiable(enabled: bool):
-    """Force the math attention kernel, whose backward is differentiable (GraSP's double backward)."""
+def run_providers(s: Session, providers: list[Provider]) -> dict[str, Any]:
+    """Compute ``providers`` on the fewest passes and return ``{name: result}``.
+
+    Gradient providers share one train-mode forward per chunk; hook-only
+    providers ride on it when the batch is not split, else get one
+    forward-only pass. A provider's :class:`ProxyUndefinedError` becomes its
+    result (raised when a proxy reads it).
+    """
+    graph = [p for p in providers if p.needs_graph()]
+    hook_only = [p for p in providers if not p.needs_graph()]
+    riding = hook_only if graph and s.split == 1 else []
+    if graph:
+        _graph_pass(s, graph, riding)
+    if hook_only and not riding:
+        _forward_pass(s, hook_only)
+    out: dict[str, Any] = {}
+    for p in providers:
+        try:
+            out[p.name] = p.result()
+        except ProxyUndefinedError as exc:
+            out[p.name] = exc
+    return out
+
+
+def _graph_pass(s: Session, graph: list[Provider], riding: list[Provider]) -> None:
+    """ONE train-mode forward per chunk, then the input-gradient stage, then ONE loss backward."""
+    weights = [m.weight for m in s.layers]
+    input_users = [p for p in graph if p.input_grad]
+    loss_users = [p for p in graph if p.loss_backward]
+    if loss_users and s.targets is None:
+        raise ValueError("gradient proxies need targets, got None")
+    double = any(p.double_backward for p in graph)
+    handles: list[Any] = []
+    try:
+        for p in graph + riding:
+            handles += p.hooks(s.model)
+        for st, en in s.chunks():
+            yc = s.targets[st:en] if s.targets is not None else None
+            chunk = Chunk(st, en, s.inputs[st:en].detach().clone(), yc, s.n)
+            if input_users:
+                chunk.x.requires_grad_(True)
+            with twice_differentiable(double):
+                chunk.logits = s.forward(chunk.x, yc)
+            for i, p in enumerate(input_users):
+                chunk.retain_graph = bool(loss_users) or i < len(input_users) - 1
+                p.after_forward(chunk)
+            if loss_users:
+                loss = s.loss_fn(chunk.logits, yc) * chunk.scale
+                extra = [p.loss_inputs(chunk) for p in loss_users]
+                create = any(p.keep_loss_graph() for p in loss_users)
+                gs = torch.autograd.grad(loss, weights + [t for e in extra for t in e], allow_unused=True, create_graph=create)
+                gw, k = gs[: len(weights)], len(weights)
+                for p, e in zip(loss_users, extra):
+                    p.after_loss_backward(chunk, gw, gs[k: k + len(e)])
+                    k += len(e)
+                del gs, gw, loss
+            for p in graph:
+                p.end_chunk(chunk)
+            chunk.logits = None
+    finally:
+        for h in handles:
+            h.remove()
+    for p in graph:
+        p.after_pass()
+
+
+def _forward_pass(s: Session, hook_only: list[Provider]) -> None:
+    """One forward over the whole batch without gradients, for providers that only read forward hooks."""
+    handles: list[Any] = []
+    try:
+        for p in hook_only:
+            handles += p.hooks(s.model)
+        with torch.no_grad():
+            s.forward(s.inputs.detach().clone(), s.targets)
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def twice_differentiable(enabled: bool = True):
+    """Force the math attention kernel, whose backward is differentiable (a double backward through attention)."""
     if not enabled:
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -388,83 +410,9 @@ def _twice_differentiable(enabled: bool):
     return sdpa_kernel(SDPBackend.MATH)
 
 
-def _out_channels(m: nn.Module) -> int:
-    return int(m.weight.shape[1] if isinstance(m, nn.modules.conv._ConvTransposeNd) else m.weight.shape[0])
-
-
-def _channel_products(layer: nn.Module, act: torch.Tensor, grad: torch.Tensor | None) -> torch.Tensor:
-    """Fisher's per-sample, per-channel sum of activation x gradient (``g_nk``)."""
-    if grad is None:
-        grad = torch.zeros_like(act)
-    prod = act * grad.detach()
-    if isinstance(layer, nn.Linear):
-        # channels are the last dim; sum over any token dims in between
-        return prod.reshape(prod.shape[0], -1, prod.shape[-1]).sum(1)
-    return prod.reshape(prod.shape[0], prod.shape[1], -1).sum(2)
-
-
-class _ActivationStats:
-    """Forward hooks for NASWOT's ReLU-code kernel and MeCo's correlation eigenvalues."""
-
-    def __init__(self, model: nn.Module, needed: set[str]) -> None:
-        self.model = model
-        self.want_nwot = "relu_kernel" in needed
-        self.want_meco = "meco" in needed
-        self.K: torch.Tensor | None = None
-        self.n_relu = 0
-        self.meco: list[float] = []
-
-    def install(self) -> list[Any]:
-        handles = []
-        self.K, self.n_relu, self.meco = None, 0, []
-        if self.want_nwot:
-            handles += [m.register_forward_hook(self._relu_hook) for m in self.model.modules() if isinstance(m, RELU_TYPES)]
-        if self.want_meco:
-            handles += [m.register_forward_hook(self._meco_hook) for m in self.model.modules()]
-        return handles
-
-    def _relu_hook(self, mod, inp, output) -> None:
-        x = inp[0].detach() if inp else None
-        if not isinstance(x, torch.Tensor) or x.dim() < 2:
-            return
-        c = (x.reshape(x.shape[0], -1) > 0).to(torch.float32)
-        d = c.shape[1]
-        rows = c.sum(1)
-        # agreements = c c^T + (1-c)(1-c)^T = d - r_i - r_j + 2 c c^T (exact integers in float32 for d < 2^24)
-        k = (2.0 * (c @ c.t()) - rows[:, None] - rows[None, :] + d).to(torch.float64)
-        self.K = k if self.K is None else self.K + k
-        self.n_relu += 1
-
-    def _meco_hook(self, mod, inp, output) -> None:
-        t = output
-        if isinstance(t, (tuple, list)):
-            t = t[0] if t and isinstance(t[0], torch.Tensor) else None
-        if not isinstance(t, torch.Tensor) or t.dim() < 2 or not torch.is_floating_point(t):
-            return
-        fea = t[0].detach().reshape(t.shape[1], -1).to(torch.float64)
-        if fea.shape[1] < 2 or fea.shape[0] < 1:
-            self.meco.append(0.0)  # correlation undefined -> zeroed, as the reference's nan -> 0
-            return
-        corr = torch.corrcoef(fea)
-        corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
-        v = float(torch.linalg.eigvalsh(corr).min())
-        if math.isfinite(v):
-            self.meco.append(v)
-
-    def results(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.want_nwot:
-            out["relu_kernel"] = (
-                self.K if self.K is not None
-                else ProxyUndefinedError("nwot needs ReLU modules (nn.ReLU/ReLU6/LeakyReLU) to read binary activation codes; the model has none")
-            )
-        if self.want_meco:
-            out["meco"] = list(self.meco)
-        return out
-
-
 # ------------------------------------------------------------------ compute
-def _resolve_names(proxies: str | Iterable[str] | None) -> list[str]:
+def resolve_names(proxies: str | Iterable[str] | None) -> list[str]:
+    """Validated proxy names: all registered ones for None, one for a string."""
     if proxies is None:
         return PROXIES.list()
     if isinstance(proxies, str):
@@ -535,7 +483,7 @@ def compute(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(batch_split, bool) or not isinstance(batch_split, int) or batch_split < 1:
         raise ValueError(f"batch_split must be a positive integer, got {batch_split!r}")
-    names = _resolve_names(proxies)
+    names = resolve_names(proxies)
     needs_labels = any(PROXIES.metadata(n)["needs_labels"] for n in names)
     x, y = check_batch(inputs, targets, needs_labels)
     dev = resolve_device(device, model)

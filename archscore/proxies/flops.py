@@ -1,4 +1,4 @@
-"""Data-independent size proxies: params, flops, l2_norm (baselines of NAS-Bench-Suite-Zero)."""
+"""flops: FLOPs of one forward pass, counted by torch, a baseline of NAS-Bench-Suite-Zero (Krishnakumar et al. 2022)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from archscore.proxies.base import register_proxy
 
-_SUITE_ZERO = "Krishnakumar et al., NAS-Bench-Suite-Zero: Accelerating Research on Zero Cost Proxies, NeurIPS 2022 Datasets and Benchmarks"
-
-
-@register_proxy(
-    "params", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=False,
-    description="number of parameters (elements of model.parameters(), shared ones once)",
-    citation=_SUITE_ZERO,
-)
-def params(session) -> float:
-    """Number of parameter elements, each shared parameter counted once (NAS-Bench-Suite-Zero's ``params`` baseline)."""
-    return float(sum(p.numel() for p in session.model.parameters()))
-
 
 @register_proxy(
     "flops", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=False,
     description="floating-point operations of one forward pass per input sample, counted by torch's FlopCounterMode",
-    citation=_SUITE_ZERO,
+    citation="Krishnakumar et al., NAS-Bench-Suite-Zero: Accelerating Research on Zero Cost Proxies, NeurIPS 2022 Datasets and Benchmarks",
 )
 def flops(session) -> float:
     """FLOPs of a forward pass for ONE sample of the input's shape (NAS-Bench-Suite-Zero's ``flops`` baseline).
@@ -46,13 +34,3 @@ def flops(session) -> float:
     finally:
         model.train(was)
     return float(counter.get_total_flops())
-
-
-@register_proxy(
-    "l2_norm", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=False,
-    description="sum over conv/linear layers of the L2 norm of the weight",
-    citation=_SUITE_ZERO,
-)
-def l2_norm(session) -> float:
-    """Sum over conv/linear layers of ``||W||_2`` (Frobenius), as NAS-Bench-Suite-Zero's ``l2_norm``."""
-    return float(sum(float(m.weight.detach().norm()) for m in session.layers))
