@@ -489,3 +489,60 @@ def test_step_and_callable_schedules():
     for bad in (lambda ep: np.zeros(len(ep)), lambda ep: np.ones(3), lambda ep: -np.ones(len(ep)), 3):
         with pytest.raises(ValueError, match="schedule"):
             extrapolate(y, total_epochs=200, schedule=bad)
+
+
+def test_load_curves_long_wide_and_list_tables(tmp_path):
+    from archscore.benchmarks import load_curves
+
+    long = tmp_path / "long.csv"
+    long.write_text("run,epoch,acc\na,1,10\na,2,20\nb,1,30\nb,3,50\n")
+    t = load_curves(long)
+    assert t.names == ["a", "b"]
+    np.testing.assert_array_equal(t.curves, [[10, 20, np.nan], [30, np.nan, 50]])
+    assert [c.tolist() for c in t.as_lists()] == [[10.0, 20.0], [30.0, pytest.approx(np.nan, nan_ok=True), 50.0]]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("name,epoch_1,epoch_2,epoch_3\nx,0.1,0.2,0.3\ny,0.5,,0.7\n")
+    w = load_curves(wide)
+    assert w.names == ["x", "y"]
+    np.testing.assert_array_equal(w.curves, [[0.1, 0.2, 0.3], [0.5, np.nan, 0.7]])
+    lst = tmp_path / "list.csv"
+    lst.write_text('index,curve\n7,"[1.0, 2.0, 3.0]"\n8,"[4.0, 5.0]"\n')
+    ls = load_curves(lst)
+    assert ls.names == ["7", "8"]
+    np.testing.assert_array_equal(ls.curves, [[1, 2, 3], [4, 5, np.nan]])
+    # the loaded curves feed the curve estimators directly
+    pred = archscore.create_estimator("lc:last").predict(None, curves=t.as_lists())
+    np.testing.assert_array_equal(pred, [20.0, 50.0])
+
+
+@pytest.mark.parametrize("text, kwargs, msg", [
+    ("run,epoch,acc\na,0,10\n", {}, "integers >= 1"),
+    ("run,epoch,acc\na,1.5,10\n", {}, "integers >= 1"),
+    ("run,epoch,acc\na,1,10\na,1,11\n", {}, "run 'a' has epoch 1 more than once"),
+    ("run,epoch,acc,loss\na,1,10,2\n", {}, "name the value column"),
+    ("run,epoch,acc\na,1,ten\n", {}, "must be numbers"),
+    ("a,b\n1,2\n", {}, "no per-epoch columns"),
+    ("run,epoch,acc\na,1,10\n", {"format": "tall"}, "unknown curve table format 'tall'"),
+    ('i,c\n1,"[1, x]"\n', {}, "not a list of numbers"),
+])
+def test_load_curves_errors(tmp_path, text, kwargs, msg):
+    from archscore.benchmarks import load_curves
+
+    f = tmp_path / "t.csv"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=msg):
+        load_curves(f, **kwargs)
+    with pytest.raises(FileNotFoundError, match="curve table not found"):
+        load_curves(tmp_path / "none.csv")
+
+
+def test_load_curves_reads_the_nb201_curves_file(data_dir):
+    from archscore.benchmarks import load_curves, load_nb201
+
+    csv = data_dir / "nb201" / "nb201_cifar10_curves_200archs.csv"
+    if not csv.is_file():
+        pytest.skip("curves CSV not in the shared data")
+    t = load_curves(csv, column="valid_acc_per_epoch")
+    assert t.curves.shape == (200, 200) and np.isfinite(t.curves).all()
+    first = load_nb201(csv).table["valid_acc_per_epoch"].iloc[0]
+    assert t.curves[0, 0] == pytest.approx(float(first.strip("[]").split(",")[0]))
