@@ -270,3 +270,16 @@ def test_suite_zero_loader(tmp_path):
         load_nasbench_suite_zero(bad)
     with pytest.raises(FileNotFoundError):
         load_nasbench_suite_zero(tmp_path / "none.json")
+
+
+def test_missing_xgboost_says_how_to_install_it(monkeypatch, toy_data):
+    import sys
+
+    archs, y = toy_data
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # import xgboost -> ImportError
+    with pytest.raises(ImportError, match=r"archscore\[cpu\].*xgboost-cpu.*archscore\[xgboost\]"):
+        create_estimator("xgb", n_estimators=5).fit(archs[:10], y[:10])
+    with pytest.raises(ImportError, match="needs XGBoost"):
+        create_estimator("surrogate", n_estimators=5, small_n=5).fit(archs[:10], y[:10])
+    # the small-data surrogate (random forest + ridge) needs no XGBoost
+    assert create_estimator("surrogate", n_estimators=5).fit(archs[:10], y[:10]).mode_ == "rf+ridge"

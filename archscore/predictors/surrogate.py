@@ -181,6 +181,25 @@ class EncodedPredictor(Estimator):
         raise NotImplementedError
 
 
+#: How to get XGBoost, for the error raised when it is missing (see docs/guides/install.md).
+XGBOOST_HINT = ("pip install 'archscore[cpu]' (XGBoost without CUDA libraries, i.e. the xgboost-cpu package) "
+                "or pip install 'archscore[xgboost]' (the full xgboost package, GPU-capable; on Linux it also "
+                "downloads nvidia-nccl-cu12)")
+
+
+def xgb_regressor_class() -> type:
+    """``xgboost.XGBRegressor``, or an ImportError saying how to install XGBoost.
+
+    XGBoost is an optional dependency: the ``xgboost`` and ``xgboost-cpu``
+    distributions both provide the ``xgboost`` module, and archscore works with either.
+    """
+    try:
+        from xgboost import XGBRegressor
+    except ImportError as exc:
+        raise ImportError(f"this estimator needs XGBoost, which is not installed: {XGBOOST_HINT}") from exc
+    return XGBRegressor
+
+
 def _seed(seed: Any) -> int:
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return int(seed)
@@ -220,8 +239,7 @@ class XGBPredictor(EncodedPredictor):
         self.seed = seed
 
     def _fit_model(self, X, y):
-        from xgboost import XGBRegressor
-
+        XGBRegressor = xgb_regressor_class()
         self.model_ = XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth, learning_rate=self.learning_rate,
                                    subsample=self.subsample, colsample_bytree=self.colsample_bytree, n_jobs=self.n_jobs,
                                    random_state=_seed(self.seed), verbosity=0)
@@ -428,7 +446,6 @@ class SurrogatePredictor(EncodedPredictor):
         from sklearn.linear_model import Ridge
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from xgboost import XGBRegressor
 
         seed = _seed(self.seed)
         rf = RandomForestRegressor(n_estimators=self.n_estimators, max_features=0.3, n_jobs=1, random_state=seed)
@@ -437,7 +454,7 @@ class SurrogatePredictor(EncodedPredictor):
             other = make_pipeline(StandardScaler(), Ridge(alpha=100.0))
         else:
             self.mode_ = "xgb+rf"
-            other = XGBRegressor(n_estimators=500, max_depth=6, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8,
+            other = xgb_regressor_class()(n_estimators=500, max_depth=6, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8,
                                  n_jobs=1, random_state=seed, verbosity=0)
         self.models_ = [rf.fit(X, y), other.fit(X, y)]
         self._fit_prior(X, y)
