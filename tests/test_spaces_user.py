@@ -204,3 +204,13 @@ def test_load_space_by_module_path(tmp_path, monkeypatch):
         for name in ("loaded-space", "made-space"):
             SPACES._entries.pop(name, None)
         sys.modules.pop("my_spaces_mod", None)
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, -1, True])
+def test_bad_seeds_are_clear_errors(space, cells, seed):
+    arch = space.from_index(0)
+    for call in (lambda: space.sample(2, seed=seed), lambda: space.mutate(arch, seed),
+                 lambda: cells.sample(2, seed=seed), lambda: cells.mutate(cells.from_index(0), seed)):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer or None"):
+            call()
+    assert space.mutate(arch, np.random.default_rng(0)) in space.neighbours(arch)  # a Generator is accepted

@@ -39,7 +39,7 @@ from torch import nn
 
 from archscore.arch import INPUT_OP, OUTPUT_OP, Arch
 from archscore.registry import unknown_choice_error
-from archscore.spaces.choice import UserSpace, _check_name
+from archscore.spaces.choice import UserSpace, _check_name, _check_seed, _rng
 from archscore.spaces.nb201 import ResidualReduction
 
 _TOKEN = re.compile(r"^(.+)~(0|[1-9][0-9]*)$", re.ASCII)
@@ -185,13 +185,17 @@ class CellSpace(UserSpace):
     def sample(self, n: int, seed: int | None = 0) -> list[Arch]:
         """``n`` distinct cells drawn uniformly without replacement."""
         n = self._check_sample_size(n, self.size)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         if self.size <= 10**7:
             return [self.from_index(int(i)) for i in rng.choice(self.size, size=n, replace=False)]
         seen: dict[int, None] = {}
         while len(seen) < n:
             seen.setdefault(int(rng.integers(self.size)), None)
         return [self.from_index(i) for i in seen]
+
+    def mutate(self, arch: Arch, rng: np.random.Generator | int | None = None) -> Arch:
+        """``arch`` with one edge op changed to another op of the vocabulary, uniformly."""
+        return super().mutate(arch, _rng(rng))
 
     def neighbours(self, arch: Arch) -> list[Arch]:
         """Every cell that differs from ``arch`` in exactly one edge op."""

@@ -55,6 +55,20 @@ class UserSpace(SearchSpace):
         return self
 
 
+def _check_seed(seed: Any) -> int | None:
+    """``seed`` as an int (or None); bools, floats and strings raise a ``ValueError`` instead of a numpy error."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r} ({type(seed).__name__})")
+    return int(seed)
+
+
+def _rng(rng: Any) -> np.random.Generator:
+    """A numpy Generator from a Generator, a seed or None (seeds checked by :func:`_check_seed`)."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(_check_seed(rng))
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or ":" in name:
         raise ValueError(f"space name must be a non-empty string without ':', got {name!r}")
@@ -196,7 +210,7 @@ class ChoiceSpace(UserSpace):
     def sample(self, n: int, seed: int | None = 0) -> list[Arch]:
         """``n`` distinct configurations drawn uniformly without replacement."""
         n = self._check_sample_size(n, self.size)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         if self.size <= 2**62:
             picks = rng.choice(self.size, size=n, replace=False) if self.size <= 10**7 else self._distinct(rng, n)
             return [self.from_index(int(i)) for i in picks]
@@ -221,7 +235,7 @@ class ChoiceSpace(UserSpace):
     def mutate(self, arch: Arch, rng: np.random.Generator | int | None = None) -> Arch:
         """``arch`` with one choice (among those with 2+ values) changed to another value, uniformly."""
         config = self.config(arch)
-        rng = np.random.default_rng(rng)
+        rng = _rng(rng)
         keys = [k for k, v in self.choices.items() if len(v) > 1]
         if not keys:
             raise ValueError(f"space {self.name!r}: every choice has one value, nothing to mutate")
