@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "UnknownNameError": "archscore.registry",
     "get_space": "archscore.spaces",
     "list_spaces": "archscore.spaces",
+    "rank": "archscore.rank",
     "register_space": "archscore.spaces",
     "load_naslib_zc": "archscore.naslib",
 }

@@ -191,5 +191,174 @@ def load_nasbench_suite_zero(path: str | os.PathLike, dataset: str = "cifar10", 
     return SuiteZeroData(archs, scores, np.asarray(accs, dtype=float), table)
 
 
-__all__ = ["BenchmarkData", "SuiteZeroData", "load_nb201", "load_nasbench_graph", "load_nasbench_suite_zero",
+class CurveTable(NamedTuple):
+    """Per-epoch learning curves: ``curves[i, e - 1]`` is run ``names[i]``'s value after epoch ``e`` (NaN: not recorded)."""
+
+    names: list[str]
+    curves: np.ndarray
+
+    def as_lists(self) -> list[np.ndarray]:
+        """One array per run, trailing unrecorded epochs dropped (what the ``curves=`` context takes)."""
+        out = []
+        for row in self.curves:
+            finite = np.flatnonzero(np.isfinite(row))
+            out.append(row[: finite[-1] + 1].copy() if finite.size else row[:0].copy())
+        return out
+
+
+CURVE_FORMATS = ("auto", "long", "wide", "list")
+_EPOCH_COLUMN = re.compile(r"^(?:epoch|ep|e)?[_ -]?([0-9]+)$", re.IGNORECASE | re.ASCII)
+
+
+def load_curves(path: str | os.PathLike, *, format: str = "auto", id_col: str | None = None, epoch_col: str = "epoch",
+                value_col: str | None = None, column: str | None = None) -> CurveTable:
+    """Load per-epoch learning curves from a CSV file, for ``lc:*`` estimators and :func:`~archscore.predictors.extrapolate`.
+
+    Three layouts are read (``format="auto"`` picks the first that fits):
+
+    * ``"long"``: one row per (run, epoch), with an ``epoch_col`` column
+      (1-based integers), a run-id column ``id_col`` and a value column
+      ``value_col``. Without ``id_col``/``value_col``, the table must have
+      exactly one other column each way: the first non-epoch column is the
+      id, the remaining numeric column the value.
+    * ``"list"``: one row per run with a column ``column`` holding the whole
+      curve as a list ``"[30.7, 34.4, ...]"`` (NAS-Bench-201's curves file);
+      without ``column``, the one column whose values look like lists.
+    * ``"wide"``: one row per run, one column per epoch named ``1, 2, ...``
+      (or ``epoch_1``, ``ep1``, ``e1`` ...); the id is ``id_col`` or the
+      first non-epoch column, else the row number.
+
+    Epochs not recorded are NaN (the curve estimators skip them). Values
+    are taken as they are (percent or fractions; the estimators' ``scale``
+    decides).
+
+    Returns
+    -------
+    CurveTable
+        ``names`` (run ids as strings, in file order) and ``curves``, a
+        float array of shape ``(n_runs, last_epoch)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``format``, missing columns, epochs that are not
+        positive integers, a (run, epoch) pair given twice, or values that
+        are not numbers.
+    """
+    if format not in CURVE_FORMATS:
+        raise unknown_choice_error("curve table format", format, CURVE_FORMATS)
+    src = Path(path)
+    if not src.is_file():
+        raise FileNotFoundError(f"curve table not found: {src}")
+    table = pd.read_csv(src)
+    if table.empty:
+        raise ValueError(f"{src} holds no rows")
+    cols = [str(c) for c in table.columns]
+    table.columns = cols
+    if format == "auto":
+        if epoch_col in cols:
+            format = "long"
+        elif column is not None or any(_looks_like_lists(table[c]) for c in cols):
+            format = "list"
+        else:
+            format = "wide"
+    if format == "long":
+        return _long_curves(table, src, id_col, epoch_col, value_col)
+    if format == "list":
+        return _list_curves(table, src, id_col, column)
+    return _wide_curves(table, src, id_col)
+
+
+def _looks_like_lists(col: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(col) and col.notna().any() and col.dropna().astype(str).str.strip().str.startswith("[").all()
+
+
+def _ids(table: pd.DataFrame, src: Path, id_col: str | None, exclude: set[str]) -> list[str]:
+    if id_col is not None:
+        if id_col not in table.columns:
+            raise ValueError(f"{src} has no id column {id_col!r}; columns are {list(table.columns)}")
+        return [str(v) for v in table[id_col]]
+    others = [c for c in table.columns if c not in exclude]
+    return [str(v) for v in table[others[0]]] if others else [str(i) for i in range(len(table))]
+
+
+def _as_float(values, src: Path, what: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{src}: {what} must be numbers: {exc}") from None
+
+
+def _long_curves(table: pd.DataFrame, src: Path, id_col, epoch_col, value_col) -> CurveTable:
+    if epoch_col not in table.columns:
+        raise ValueError(f"{src} has no epoch column {epoch_col!r}; columns are {list(table.columns)}")
+    rest = [c for c in table.columns if c != epoch_col]
+    if id_col is None:
+        id_col = rest[0] if rest else None
+    if value_col is None:
+        others = [c for c in rest if c != id_col]
+        numeric = others if len(others) == 1 else [c for c in others if pd.api.types.is_numeric_dtype(table[c])]
+        if len(numeric) != 1:
+            raise ValueError(f"{src}: name the value column (value_col=); numeric candidates are {numeric}")
+        value_col = numeric[0]
+    for c in (id_col, value_col):
+        if c is None or c not in table.columns:
+            raise ValueError(f"{src} has no column {c!r}; columns are {list(table.columns)}")
+    epochs = _as_float(table[epoch_col], src, f"epochs ({epoch_col!r})")
+    if not np.all(np.isfinite(epochs)) or np.any(epochs < 1) or np.any(epochs != np.round(epochs)):
+        raise ValueError(f"{src}: epochs in {epoch_col!r} must be integers >= 1 (1 = after the first epoch)")
+    ids = [str(v) for v in table[id_col]]
+    pairs = pd.Series(list(zip(ids, epochs.astype(int))))
+    if pairs.duplicated().any():
+        run, ep = pairs[pairs.duplicated()].iloc[0]
+        raise ValueError(f"{src}: run {run!r} has epoch {ep} more than once")
+    values = _as_float(table[value_col], src, f"values ({value_col!r})")
+    names = list(dict.fromkeys(ids))
+    row = {n: i for i, n in enumerate(names)}
+    out = np.full((len(names), int(epochs.max())), np.nan)
+    out[[row[i] for i in ids], epochs.astype(int) - 1] = values
+    return CurveTable(names, out)
+
+
+def _list_curves(table: pd.DataFrame, src: Path, id_col, column) -> CurveTable:
+    if column is None:
+        found = [c for c in table.columns if _looks_like_lists(table[c])]
+        if len(found) != 1:
+            raise ValueError(f"{src}: name the curve column (column=); list-like columns are {found}")
+        column = found[0]
+    if column not in table.columns:
+        raise ValueError(f"{src} has no curve column {column!r}; columns are {list(table.columns)}")
+    curves = []
+    for i, text in enumerate(table[column]):
+        try:
+            values = json.loads(str(text).replace("nan", "NaN"))
+        except json.JSONDecodeError:
+            raise ValueError(f"{src}: row {i} of {column!r} is not a list of numbers: {str(text)[:60]!r}") from None
+        curves.append(_as_float(values, src, f"row {i} of {column!r}").reshape(-1))
+    width = max((c.size for c in curves), default=0)
+    out = np.full((len(curves), width), np.nan)
+    for i, c in enumerate(curves):
+        out[i, : c.size] = c
+    exclude = {c for c in table.columns if _looks_like_lists(table[c])} | {column}
+    return CurveTable(_ids(table, src, id_col, exclude), out)
+
+
+def _wide_curves(table: pd.DataFrame, src: Path, id_col) -> CurveTable:
+    epoch_of = {}
+    for c in table.columns:
+        m = _EPOCH_COLUMN.match(c)
+        if m and c != id_col:
+            epoch_of[c] = int(m.group(1))
+    if not epoch_of:
+        raise ValueError(f"{src}: no per-epoch columns (named 1, 2, ... or epoch_1, ...), no 'epoch' column and no list column; "
+                         f"columns are {list(table.columns)}")
+    if min(epoch_of.values()) < 1 or len(set(epoch_of.values())) != len(epoch_of):
+        raise ValueError(f"{src}: epoch columns must name distinct epochs >= 1, got {list(epoch_of)}")
+    out = np.full((len(table), max(epoch_of.values())), np.nan)
+    for c, e in epoch_of.items():
+        out[:, e - 1] = _as_float(table[c], src, f"values of column {c!r}")
+    return CurveTable(_ids(table, src, id_col, set(epoch_of)), out)
+
+
+__all__ = ["CurveTable", "load_curves", "BenchmarkData", "SuiteZeroData", "load_nb201", "load_nasbench_graph", "load_nasbench_suite_zero",
            "NB201_TARGETS", "NBGRAPH_DATASETS"]

@@ -324,12 +324,13 @@ def test_combo_defaults_are_equal_weights_on_the_best_so_far_curve_with_auto_tem
     from archscore.predictors.curves import combine
     from archscore.predictors.curves.extrapolate import method_defaults
 
-    assert method_defaults("combo") == {"envelope": True, "temperature": "auto", "schedule": "cosine"}
-    assert method_defaults("combo_evidence") == method_defaults("pow3") == {"envelope": False, "temperature": 1.0, "schedule": "none"}
+    assert method_defaults("combo") == {"envelope": True, "temperature": "auto", "schedule": None}
+    assert method_defaults("combo_evidence") == method_defaults("pow3") == {"envelope": False, "temperature": 1.0, "schedule": None}
     y = pow3(T_EPOCHS) + np.random.default_rng(5).normal(0, 0.01, 20)
     env = np.maximum.accumulate(y)
     p = combine(T_EPOCHS, env, 200.0, family_weights="uniform", temperature="auto")
-    r = extrapolate(y, total_epochs=200, schedule="none")  # the default method is combo
+    r = extrapolate(y, total_epochs=200)  # the default method is combo, with no schedule assumed
+    assert r == extrapolate(y, total_epochs=200, schedule="none") == extrapolate(y, total_epochs=200, schedule="constant")
     assert r.mean == pytest.approx(p.mean, abs=1e-12) and r.std == pytest.approx(p.std, abs=1e-12)
     assert archscore.create_estimator("lc:combo", total_epochs=200, schedule="none").predict(None, curves=[y])[0] == pytest.approx(p.mean, abs=1e-12)
     assert extrapolate(y, total_epochs=200, method="combo_uniform", schedule="none") == r  # alias
@@ -389,10 +390,10 @@ def test_cosine_schedule_model_recovers_a_curve_it_generated():
     # mid-schedule the noise term is mapped back: y = 1 - (1 - a) (1 + 0.8 * 0.5) at epoch 100
     mid = extrapolate(prefix, 100, total_epochs=200, method="pow3", schedule="cosine", noise_gain=0.8)
     assert mid.mean == pytest.approx(1 - (1 - annealed[99]) * 1.4, abs=1e-4)
-    # the default combo uses this model, with a prior over the gain (0.2, 0.8, 1.4)
-    combo = extrapolate(prefix, total_epochs=200, noise_gain=0.8)
+    # combo with schedule="cosine" uses this model, with a prior over the gain (0.2, 0.8, 1.4)
+    combo = extrapolate(prefix, total_epochs=200, noise_gain=0.8, schedule="cosine")
     assert abs(combo.mean - full[-1]) < 0.02 and combo.low <= full[-1] <= combo.high
-    combo = extrapolate(prefix, total_epochs=200)
+    combo = extrapolate(prefix, total_epochs=200, schedule="cosine")
     assert abs(combo.mean - full[-1]) < 0.05 and combo.low <= full[-1] <= combo.high
     assert abs(extrapolate(prefix, total_epochs=200, method="pow3").mean - full[-1]) > 0.05
     # noise_gain = 0: a plain fit on the cumulative-lr abscissa
@@ -405,7 +406,7 @@ def test_cosine_schedule_model_recovers_a_curve_it_generated():
 def test_schedule_errors_and_estimator_params():
     y = _annealed_run()[0][:20]
     with pytest.raises(ValueError, match="schedule"):
-        extrapolate(y, total_epochs=200, schedule="step")
+        extrapolate(y, total_epochs=200, schedule="linear")
     with pytest.raises(ValueError, match="noise_gain"):
         extrapolate(y, total_epochs=200, noise_gain=-1.0)
     with pytest.raises(ValueError, match="use time='epoch'"):
@@ -413,15 +414,16 @@ def test_schedule_errors_and_estimator_params():
     est = archscore.create_estimator("lc:combo", total_epochs=200, noise_gain=0.5)
     assert est.get_params()["schedule"] is None and est.get_params()["noise_gain"] == 0.5
     assert est.predict(None, curves=[y])[0] == pytest.approx(extrapolate(y, total_epochs=200, noise_gain=0.5).mean, abs=1e-12)
+    assert est.predict(None, curves=[y])[0] == pytest.approx(extrapolate(y, total_epochs=200).mean, abs=1e-12)  # no gain without a schedule
     rule = EarlyStopping(total_epochs=200, schedule="none")
     assert rule(y, 0.5) == pytest.approx(probability_of_improvement(y, 0.5, total_epochs=200, schedule="none"))
 
 
 def test_a_sequence_of_noise_gains_is_their_equal_mixture():
     y = _annealed_run()[0][:25]
-    parts = [extrapolate(y, total_epochs=200, noise_gain=g) for g in (0.2, 0.8, 1.4)]
-    mix = extrapolate(y, total_epochs=200, noise_gain=(0.2, 0.8, 1.4))
-    assert mix == extrapolate(y, total_epochs=200)  # the default prior
+    parts = [extrapolate(y, total_epochs=200, noise_gain=g, schedule="cosine") for g in (0.2, 0.8, 1.4)]
+    mix = extrapolate(y, total_epochs=200, noise_gain=(0.2, 0.8, 1.4), schedule="cosine")
+    assert mix == extrapolate(y, total_epochs=200, schedule="cosine")  # the default prior
     means = np.array([p.mean for p in parts])
     assert mix.mean == pytest.approx(means.mean(), abs=1e-12)
     assert mix.std**2 == pytest.approx(np.mean([p.std**2 for p in parts]) + means.var(), rel=1e-9)
@@ -432,11 +434,115 @@ def test_a_sequence_of_noise_gains_is_their_equal_mixture():
 
 def test_horizon_and_schedule_length_are_separate_parameters():
     y = 100 * pow3(T_EPOCHS)
-    est = archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=200)
-    want = extrapolate(y, 100, total_epochs=200, method="combo").mean  # epoch 100 of a 200-epoch cosine run
+    est = archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=200, schedule="cosine")
+    want = extrapolate(y, 100, total_epochs=200, method="combo", schedule="cosine").mean  # epoch 100 of a 200-epoch cosine run
     assert est.predict(None, curves=[y])[0] == pytest.approx(want, rel=1e-12)
     # the schedule length changes the cosine schedule model's answer at the same horizon
-    same = archscore.create_estimator("lc:combo", total_epochs=100).predict(None, curves=[y])[0]
-    assert same == pytest.approx(extrapolate(y, total_epochs=100, method="combo").mean, rel=1e-12) and same != pytest.approx(want)
+    same = archscore.create_estimator("lc:combo", total_epochs=100, schedule="cosine").predict(None, curves=[y])[0]
+    assert same == pytest.approx(extrapolate(y, total_epochs=100, method="combo", schedule="cosine").mean, rel=1e-12)
+    assert same != pytest.approx(want)
     with pytest.raises(ValueError, match="schedule_epochs must be a positive integer"):
         archscore.create_estimator("lc:combo", total_epochs=100, schedule_epochs=0).predict(None, curves=[y])
+
+
+def test_no_schedule_is_assumed_by_default_and_a_constant_rate_curve_is_not_lifted():
+    # a constant-rate run: saturates at 0.7877 from epoch ~60 on, noise sd 0.005 (seed 0)
+    t = np.arange(1, 201)
+    curve = 0.7877 - 0.4 * np.exp(-t / 12.0) + np.random.default_rng(0).normal(0, 0.005, 200)
+    default = extrapolate(curve[:50], total_epochs=200)
+    cosine = extrapolate(curve[:50], total_epochs=200, schedule="cosine")
+    # the cosine model expects the rise annealing brings and overshoots by ~10 points; the default less
+    assert cosine.mean > 0.88 and cosine.low > 0.7877
+    assert default.mean < cosine.mean - 0.03 and default.low <= 0.7877 <= default.high
+
+
+def test_decreasing_and_all_zero_curves_are_predicted_flat():
+    dec = np.linspace(0.60, 0.49, 20)
+    assert extrapolate(dec, total_epochs=200).mean == pytest.approx(0.60)  # combo: best-so-far curve, flat at its best
+    assert extrapolate(dec, total_epochs=200, schedule="cosine").mean == pytest.approx(0.60)
+    assert extrapolate(dec, total_epochs=200, method="pow3").mean == pytest.approx(0.49)  # raw curve: flat at its last
+    assert extrapolate(dec, total_epochs=200).std == pytest.approx(np.std(dec))
+    zero = extrapolate(np.zeros(20), total_epochs=200)
+    assert zero.mean == 0.0 and zero.std == 0.01 and zero.low == 0.0
+    assert extrapolate(np.zeros(20), total_epochs=200, schedule="cosine").mean == 0.0
+    assert extrapolate(100 * np.zeros(20), total_epochs=200, scale=100).mean == 0.0
+    # one improvement after the first point is enough to fit
+    assert extrapolate([0.5, 0.4, 0.45, 0.55], total_epochs=200, method="pow3").mean != pytest.approx(0.55)
+
+
+def test_step_and_callable_schedules():
+    from archscore.predictors.curves.extrapolate import lr_model
+    from archscore.predictors.curves.parametric import cosine_lr, cumulative_lr
+
+    step = lr_model("step", 8)
+    np.testing.assert_allclose(step.lr(np.arange(1, 9)), [1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
+    np.testing.assert_allclose(step.cum([0, 4, 6, 8, 10]), [0, 4, 4.2, 4.22, 4.24])  # the last rate after the schedule
+    assert lr_model(None, 8) is None and lr_model("constant", 8) is None
+    # a callable giving cosine rates at each epoch's midpoint reproduces cumulative_lr exactly
+    mid = lr_model(lambda e: 0.5 * (1 + np.cos(np.pi * (e - 0.5) / 200)), 200)
+    e = np.arange(1, 201)
+    np.testing.assert_allclose(mid.cum(e), cumulative_lr(e, 200) / cosine_lr([0.5], 200)[0], rtol=1e-12)
+    y = _annealed_run()[0][:30]
+    assert extrapolate(y, total_epochs=200, schedule=lambda ep: 2.0 * np.ones(len(ep))) == extrapolate(
+        y, total_epochs=200, schedule=lambda ep: np.ones(len(ep)))  # only relative rates matter
+    assert extrapolate(y, total_epochs=200, schedule="step").mean > extrapolate(y, total_epochs=200).mean  # decays lift
+    for bad in (lambda ep: np.zeros(len(ep)), lambda ep: np.ones(3), lambda ep: -np.ones(len(ep)), 3):
+        with pytest.raises(ValueError, match="schedule"):
+            extrapolate(y, total_epochs=200, schedule=bad)
+
+
+def test_load_curves_long_wide_and_list_tables(tmp_path):
+    from archscore.benchmarks import load_curves
+
+    long = tmp_path / "long.csv"
+    long.write_text("run,epoch,acc\na,1,10\na,2,20\nb,1,30\nb,3,50\n")
+    t = load_curves(long)
+    assert t.names == ["a", "b"]
+    np.testing.assert_array_equal(t.curves, [[10, 20, np.nan], [30, np.nan, 50]])
+    assert [c.tolist() for c in t.as_lists()] == [[10.0, 20.0], [30.0, pytest.approx(np.nan, nan_ok=True), 50.0]]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("name,epoch_1,epoch_2,epoch_3\nx,0.1,0.2,0.3\ny,0.5,,0.7\n")
+    w = load_curves(wide)
+    assert w.names == ["x", "y"]
+    np.testing.assert_array_equal(w.curves, [[0.1, 0.2, 0.3], [0.5, np.nan, 0.7]])
+    lst = tmp_path / "list.csv"
+    lst.write_text('index,curve\n7,"[1.0, 2.0, 3.0]"\n8,"[4.0, 5.0]"\n')
+    ls = load_curves(lst)
+    assert ls.names == ["7", "8"]
+    np.testing.assert_array_equal(ls.curves, [[1, 2, 3], [4, 5, np.nan]])
+    # the loaded curves feed the curve estimators directly
+    pred = archscore.create_estimator("lc:last").predict(None, curves=t.as_lists())
+    np.testing.assert_array_equal(pred, [20.0, 50.0])
+
+
+@pytest.mark.parametrize("text, kwargs, msg", [
+    ("run,epoch,acc\na,0,10\n", {}, "integers >= 1"),
+    ("run,epoch,acc\na,1.5,10\n", {}, "integers >= 1"),
+    ("run,epoch,acc\na,1,10\na,1,11\n", {}, "run 'a' has epoch 1 more than once"),
+    ("run,epoch,acc,loss\na,1,10,2\n", {}, "name the value column"),
+    ("run,epoch,acc\na,1,ten\n", {}, "must be numbers"),
+    ("a,b\n1,2\n", {}, "no per-epoch columns"),
+    ("run,epoch,acc\na,1,10\n", {"format": "tall"}, "unknown curve table format 'tall'"),
+    ('i,c\n1,"[1, x]"\n', {}, "not a list of numbers"),
+])
+def test_load_curves_errors(tmp_path, text, kwargs, msg):
+    from archscore.benchmarks import load_curves
+
+    f = tmp_path / "t.csv"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=msg):
+        load_curves(f, **kwargs)
+    with pytest.raises(FileNotFoundError, match="curve table not found"):
+        load_curves(tmp_path / "none.csv")
+
+
+def test_load_curves_reads_the_nb201_curves_file(data_dir):
+    from archscore.benchmarks import load_curves, load_nb201
+
+    csv = data_dir / "nb201" / "nb201_cifar10_curves_200archs.csv"
+    if not csv.is_file():
+        pytest.skip("curves CSV not in the shared data")
+    t = load_curves(csv, column="valid_acc_per_epoch")
+    assert t.curves.shape == (200, 200) and np.isfinite(t.curves).all()
+    first = load_nb201(csv).table["valid_acc_per_epoch"].iloc[0]
+    assert t.curves[0, 0] == pytest.approx(float(first.strip("[]").split(",")[0]))

@@ -103,6 +103,9 @@ def test_sample_is_seeded_and_distinct(space):
         ("|none~0|+|none~0|+|none~0|none~1|none~2|", "expected 2"),
         ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "malformed edge"),
         ("none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "must start and end"),
+        # a leading zero and a full-width digit: int() would read both as 1
+        ("|none~0|+|none~0|none~01|+|none~0|none~1|none~2|", "malformed edge 'none~01'.*without leading zeros"),
+        ("|none~0|+|none~0|none~\uff11|+|none~0|none~1|none~2|", "malformed edge.*ASCII integer"),
     ],
 )
 def test_malformed_strings(space, bad, msg):

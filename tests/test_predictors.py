@@ -45,7 +45,7 @@ def test_learns_from_ten_archs(name, toy_data):
     assert kendall(y[10:], pred) > 0.3, f"{name} did not learn a simple monotone signal"
 
 
-@pytest.mark.parametrize("name", ["rf", "gp", "mlp_ensemble"])
+@pytest.mark.parametrize("name", ["rf", "gp", "mlp_ensemble", "surrogate"])
 def test_return_std(name, toy_data):
     archs, y = toy_data
     est = create_estimator(name, **FAST[name]).fit(archs[:20], y[:20])
@@ -80,10 +80,53 @@ def test_tags_read_the_encoding_without_building_it(monkeypatch):
     assert not create_estimator("surrogate").get_tags().input.needs_scores
 
 
-def test_units_follow_the_target_transform():
-    assert create_estimator("rf").get_tags().output.units == "accuracy"
-    assert create_estimator("rf", target_transform="rank").get_tags().output.units == "score"
-    assert create_estimator("surrogate").get_tags().output.units == "score"  # log_error targets by default
+def test_predictions_are_in_the_targets_units_whatever_the_transform(toy_data):
+    archs, y = toy_data
+    for name, params in [("rf", {}), ("rf", {"target_transform": "rank"}), ("rf", {"target_transform": "log_error"}),
+                         ("surrogate", {})]:
+        est = create_estimator(name, n_estimators=30, **params)
+        assert est.get_tags().output.units == "accuracy"
+        pred = est.fit(archs[:20], y[:20]).predict(archs[20:])
+        # inside the training targets' range, up to the forest's averaging (log_error's cap c is above it)
+        assert y[:20].min() - 1 <= pred.min() and pred.max() <= y[:20].max() + 0.1 * np.ptp(y[:20]), (name, params, pred)
+    # the transform is monotone: the same ranking as the transformed-scale model
+    a = create_estimator("rf", n_estimators=30, target_transform="log_error").fit(archs[:20], y[:20])
+    X = a.encoding_.transform(archs[20:])
+    np.testing.assert_allclose(a.predict(archs[20:]), a.target_map_.c - np.exp(-a.model_.predict(X)), rtol=1e-12)
+
+
+def test_target_map_inverts_by_hand():
+    from archscore.predictors.surrogate import TargetMap
+
+    y = np.array([50.0, 70.0, 90.0])
+    m = TargetMap.fit(y, "log_error")
+    assert m.c == pytest.approx(94.0)  # 90 + 0.1 * 40
+    np.testing.assert_allclose(m.forward(y), -np.log([44.0, 24.0, 4.0]))
+    np.testing.assert_allclose(m.inverse(m.forward(y)), y)
+    # delta method: dy/dt = exp(-t) = c - y
+    np.testing.assert_allclose(m.inverse_std(m.forward(y), np.ones(3)), [44.0, 24.0, 4.0])
+    r = TargetMap.fit(y, "rank")
+    np.testing.assert_allclose(r.forward(y), [1 / 3, 2 / 3, 1.0])
+    np.testing.assert_allclose(r.inverse([1 / 3, 0.5, 1.0, 2.0, 0.0]), [50.0, 60.0, 90.0, 90.0, 50.0])  # clipped at the ends
+    np.testing.assert_allclose(r.inverse_std([0.5], [0.1]), [60.0 * 0.1], rtol=1e-5)  # slope 20 / (1/3)
+    with pytest.raises(ValueError, match="target_transform must be one of"):
+        TargetMap.fit(y, "sqrt")
+
+
+def test_surrogate_return_std_and_empty_predict(toy_data):
+    archs, y = toy_data
+    for n in (20, 30):  # rf+ridge and, with small_n=25, xgb+rf
+        est = create_estimator("surrogate", n_estimators=30, small_n=25).fit(archs[:n], y[:n])
+        assert est.get_tags().output.supports_std
+        mean, std = est.predict(archs[30:], return_std=True)
+        np.testing.assert_allclose(mean, est.predict(archs[30:]), rtol=1e-12)
+        assert std.shape == (10,) and np.all(std > 0) and np.all(std < np.ptp(y))
+        empty = est.predict([])
+        assert empty.shape == (0,)
+        m0, s0 = est.predict([], return_std=True)
+        assert m0.shape == s0.shape == (0,)
+    for name in ("rf", "gnn"):
+        assert create_estimator(name, **FAST[name]).fit(archs[:10], y[:10]).predict([]).shape == (0,)
 
 
 def test_surrogate_prior_columns_come_from_the_zc_part():
@@ -156,8 +199,10 @@ def test_surrogate_zero_cost_prior_weights_and_blend(toy_data):
     X = est.encoding_.transform(archs[10:], scores=scores)
     p = est.prior_
     prior = p["slope"] * (((X[:, p["cols"]] - p["mean"]) / p["scale"]) @ p["weights"]) + p["intercept"]
-    np.testing.assert_allclose(est.predict(archs[10:], scores=scores),
-                               0.5 * off.predict(archs[10:], scores=scores) + 0.5 * prior, rtol=1e-10)
+    # on the regression scale (predictions come back in accuracy units through the log_error map)
+    to_t = est.target_map_.forward
+    np.testing.assert_allclose(to_t(est.predict(archs[10:], scores=scores)),
+                               0.5 * to_t(off.predict(archs[10:], scores=scores)) + 0.5 * prior, rtol=1e-8)
     # a perfect proxy in the prior lifts a 10-architecture fit
     assert kendall(y[10:], est.predict(archs[10:], scores=scores)) > kendall(y[10:], off.predict(archs[10:], scores=scores))
 
@@ -225,3 +270,16 @@ def test_suite_zero_loader(tmp_path):
         load_nasbench_suite_zero(bad)
     with pytest.raises(FileNotFoundError):
         load_nasbench_suite_zero(tmp_path / "none.json")
+
+
+def test_missing_xgboost_says_how_to_install_it(monkeypatch, toy_data):
+    import sys
+
+    archs, y = toy_data
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # import xgboost -> ImportError
+    with pytest.raises(ImportError, match=r"archscore\[cpu\].*xgboost-cpu.*archscore\[xgboost\]"):
+        create_estimator("xgb", n_estimators=5).fit(archs[:10], y[:10])
+    with pytest.raises(ImportError, match="needs XGBoost"):
+        create_estimator("surrogate", n_estimators=5, small_n=5).fit(archs[:10], y[:10])
+    # the small-data surrogate (random forest + ridge) needs no XGBoost
+    assert create_estimator("surrogate", n_estimators=5).fit(archs[:10], y[:10]).mode_ == "rf+ridge"

@@ -54,12 +54,13 @@ def method_specs(total_epochs: int, encoding: Any) -> dict[str, tuple[str, dict,
         "pow3 cosine-time": ("lc:pow3", {"total_epochs": T, "time": "cosine"}, False, False),
         "pow3 cos+env": ("lc:pow3", {"total_epochs": T, "time": "cosine", "envelope": True}, False, False),
         "pow3 cos-schedule": ("lc:pow3", {"total_epochs": T, "schedule": "cosine"}, False, False),
-        # lc:combo defaults: equal family weights, best-so-far curve, temperature "auto", cosine-schedule model
-        "combo": ("lc:combo", {"total_epochs": T}, False, False),
-        "combo gain0": ("lc:combo", {"total_epochs": T, "noise_gain": 0.0}, False, False),
-        "combo gain0.8": ("lc:combo", {"total_epochs": T, "noise_gain": 0.8}, False, False),
-        "combo no-schedule": ("lc:combo", {"total_epochs": T, "schedule": "none"}, False, False),
-        "combo no-schedule raw": ("lc:combo", {"total_epochs": T, "schedule": "none", "envelope": False}, False, False),
+        # lc:combo: equal family weights, best-so-far curve, temperature "auto"; NB201's runs are cosine-annealed,
+        # so "combo" names the cosine-schedule model explicitly (lc:combo's default assumes no schedule)
+        "combo": ("lc:combo", {"total_epochs": T, "schedule": "cosine"}, False, False),
+        "combo gain0": ("lc:combo", {"total_epochs": T, "schedule": "cosine", "noise_gain": 0.0}, False, False),
+        "combo gain0.8": ("lc:combo", {"total_epochs": T, "schedule": "cosine", "noise_gain": 0.8}, False, False),
+        "combo no-schedule": ("lc:combo", {"total_epochs": T, "schedule": None}, False, False),
+        "combo no-schedule raw": ("lc:combo", {"total_epochs": T, "schedule": None, "envelope": False}, False, False),
         "combo cosine-time": ("lc:combo", {"total_epochs": T, "time": "cosine"}, False, False),
         "combo both-times": ("lc:combo", {"total_epochs": T, "time": "both"}, False, False),
         # the Bayesian model average with posterior family weights (raw curve, temperature 1)
@@ -193,8 +194,8 @@ def plot_bands(path, archs, V, Tr, k, T, seed, encoding, folds):
     for ax, i in zip(axes, picks):
         ax.plot(epochs, V[i], color="0.7", lw=1, label="true curve")
         ax.plot(epochs[:k], V[i, :k], color="k", lw=1.5, label=f"observed (k={k})")
-        for (label, kw), color in ((("combo", {"method": "combo"}), "tab:blue"),
-                                   (("combo no-schedule", {"method": "combo", "schedule": "none"}), "tab:green")):
+        for (label, kw), color in ((("combo", {"method": "combo", "schedule": "cosine"}), "tab:blue"),
+                                   (("combo no-schedule", {"method": "combo", "schedule": None}), "tab:green")):
             res = [extrapolate(V[i, :k], int(e), total_epochs=T, **kw) for e in grid]
             ax.plot(grid, [r.mean for r in res], color=color, label=f"{label}, 90% band")
             ax.fill_between(grid, [r.low for r in res], [r.high for r in res], color=color, alpha=0.15)

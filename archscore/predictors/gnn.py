@@ -24,7 +24,7 @@ from archscore.arch import INPUT_OP, OUTPUT_OP, Arch
 from archscore.base import register_estimator
 from archscore.encodings import get_encoding
 from archscore.encodings.base import _resolve_vocabulary
-from archscore.predictors.surrogate import EncodedPredictor, _seed, transform_targets
+from archscore.predictors.surrogate import EncodedPredictor, TargetMap, _seed
 
 
 class GINPredictor(EncodedPredictor):
@@ -97,7 +97,9 @@ class GINPredictor(EncodedPredictor):
         self.encoding_ = None if self.encoding is None else get_encoding(self.encoding)
         G = self.encoding_.fit_transform(archs, **context) if self.encoding_ is not None else np.zeros((len(archs), 0))
         self.g_mean_, self.g_scale_ = G.mean(axis=0), np.where(G.std(axis=0) > 0, G.std(axis=0), 1.0)
-        yt = transform_targets(np.asarray(y, dtype=float), self.target_transform)
+        y = np.asarray(y, dtype=float)
+        self.target_map_ = TargetMap.fit(y, self.target_transform)
+        yt = self.target_map_.forward(y)
         self.y_mean_, self.y_scale_ = float(yt.mean()), float(yt.std()) or 1.0
         H, A, M = self._tensors(archs)
         Gt = torch.as_tensor((G - self.g_mean_) / self.g_scale_, dtype=torch.float32)
@@ -119,12 +121,14 @@ class GINPredictor(EncodedPredictor):
         self.net_ = net
 
     def _predict(self, archs, return_std: bool = False, **context):
+        if not archs:
+            return np.zeros(0)
         G = self.encoding_.transform(archs, **context) if self.encoding_ is not None else np.zeros((len(archs), 0))
         H, A, M = self._tensors(archs)
         Gt = torch.as_tensor((G - self.g_mean_) / self.g_scale_, dtype=torch.float32)
         with torch.no_grad():
             out = self.net_(H, A, M, Gt).numpy()
-        return out * self.y_scale_ + self.y_mean_
+        return self.target_map_.inverse(out * self.y_scale_ + self.y_mean_)  # in the targets' units
 
 
 class _GIN(nn.Module):

@@ -63,28 +63,87 @@ def transform_targets(y: np.ndarray, how: str | None) -> np.ndarray:
 
     ``None``: identity. ``"rank"``: average ranks scaled to (0, 1].
     ``"log_error"``: ``-log(c - y)`` with ``c = max(y) + 0.1 * (max(y) - min(y))``
-    (plus a tiny floor), which stretches the crowded top of an accuracy
-    distribution and squashes the long tail of poor architectures.
+    (``max(y) - min(y)`` taken as 1 when all targets are equal), which
+    stretches the crowded top of an accuracy distribution and squashes the
+    long tail of poor architectures. :class:`TargetMap` also inverts them.
     """
-    from scipy.stats import rankdata
+    return TargetMap.fit(np.asarray(y, dtype=float), how).forward(np.asarray(y, dtype=float))
 
-    if how is None:
+
+class TargetMap:
+    """A fitted monotone target transform and its inverse (back to the targets' units).
+
+    Surrogates regress transformed targets internally and predict in the
+    units of the targets they were fitted on: the mean prediction is mapped
+    back with :meth:`inverse` (a monotone map, so rankings are those of the
+    transformed scale), a standard deviation with the delta method
+    (:meth:`inverse_std`: ``|d inverse / dt|`` at the mean times the std).
+
+    * ``None``: identity.
+    * ``"log_error"``: ``t = -log(c - y)``, inverse ``y = c - exp(-t)`` (never above ``c``).
+    * ``"rank"``: ``t`` = average rank / n; the inverse interpolates linearly
+      between the training pairs (``t``, ``y``) and clips at their ends, so
+      it never predicts outside the training targets' range.
+    """
+
+    def __init__(self, how: str | None, c: float = 0.0, t_grid: np.ndarray | None = None, y_grid: np.ndarray | None = None) -> None:
+        self.how, self.c, self.t_grid, self.y_grid = how, c, t_grid, y_grid
+
+    @classmethod
+    def fit(cls, y: np.ndarray, how: str | None) -> "TargetMap":
+        """The transform ``how`` with its constants taken from the training targets ``y``."""
+        from scipy.stats import rankdata
+
+        if how not in TARGET_TRANSFORMS:
+            raise ValueError(f"target_transform must be one of {TARGET_TRANSFORMS}, got {how!r}")
+        y = np.asarray(y, dtype=float)
+        if how == "log_error":
+            span = float(np.ptp(y)) or 1.0
+            return cls(how, c=float(np.max(y)) + 0.1 * span)
+        if how == "rank":
+            t = rankdata(y) / len(y)
+            order = np.argsort(t, kind="stable")
+            return cls(how, t_grid=t[order], y_grid=y[order])
+        return cls(None)
+
+    def forward(self, y: np.ndarray) -> np.ndarray:
+        """Targets -> the regression scale (only for the training targets with ``"rank"``)."""
+        y = np.asarray(y, dtype=float)
+        if self.how == "log_error":
+            return -np.log(self.c - y)
+        if self.how == "rank":
+            from scipy.stats import rankdata
+
+            return rankdata(y) / len(y)
         return y
-    if how == "rank":
-        return rankdata(y) / len(y)
-    if how == "log_error":
-        span = float(np.ptp(y)) or 1.0
-        c = float(np.max(y)) + 0.1 * span
-        return -np.log(c - y)
-    raise ValueError(f"target_transform must be one of {TARGET_TRANSFORMS}, got {how!r}")
+
+    def inverse(self, t: np.ndarray) -> np.ndarray:
+        """The regression scale -> target units."""
+        t = np.asarray(t, dtype=float)
+        if self.how == "log_error":
+            return self.c - np.exp(-t)
+        if self.how == "rank":
+            return np.interp(t, self.t_grid, self.y_grid)
+        return t
+
+    def inverse_std(self, t: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """A std on the regression scale at mean ``t`` -> target units (delta method)."""
+        t, std = np.asarray(t, dtype=float), np.asarray(std, dtype=float)
+        if self.how == "log_error":
+            return np.exp(-t) * std
+        if self.how == "rank":
+            h = 1e-6
+            return np.abs(self.inverse(t + h) - self.inverse(t - h)) / (2 * h) * std
+        return std
 
 
 class EncodedPredictor(Estimator):
     """Base class: encode architectures, then regress the (transformed) targets.
 
     Subclasses implement ``_fit_model(X, y)`` and ``_predict_model(X,
-    return_std)``. Predictions are on the transformed-target scale (a
-    monotone function of accuracy, which is all a ranking needs).
+    return_std)`` on the transformed scale; :meth:`predict` maps both back
+    to the targets' units (:class:`TargetMap`), so every surrogate predicts
+    accuracy when fitted on accuracies, whatever its ``target_transform``.
     """
 
     def __archscore_tags__(self) -> Tags:
@@ -92,8 +151,7 @@ class EncodedPredictor(Estimator):
         tags.family = "surrogate"
         tags.requires_fit = True
         tags.input.needs_scores = _encoding_needs_scores(getattr(self, "encoding", None))
-        # a target transform makes the output a monotone score rather than accuracy
-        tags.output.units = "accuracy" if getattr(self, "target_transform", None) is None else "score"
+        tags.output.units = "accuracy"  # predictions are mapped back to the targets' units
         return tags
 
     def _fit(self, archs, y, **context):
@@ -101,18 +159,45 @@ class EncodedPredictor(Estimator):
             raise ValueError(f"{type(self).__name__} needs at least 2 training architectures with targets, got {len(archs)}")
         self.encoding_ = get_encoding(self.encoding if self.encoding is not None else "onehot")
         X = self.encoding_.fit_transform(archs, **context)
-        yt = transform_targets(np.asarray(y, dtype=float), getattr(self, "target_transform", None))
-        self._fit_model(X, yt)
+        y = np.asarray(y, dtype=float)
+        self.target_map_ = TargetMap.fit(y, getattr(self, "target_transform", None))
+        self._fit_model(X, self.target_map_.forward(y))
 
     def _predict(self, archs, return_std: bool = False, **context):
+        if not archs:  # like every other estimator: nothing in, nothing out
+            empty = np.zeros(0)
+            return (empty, empty.copy()) if return_std else empty
         X = self.encoding_.transform(archs, **context)
-        return self._predict_model(X, return_std)
+        out = self._predict_model(X, return_std)
+        if not return_std:
+            return self.target_map_.inverse(out)
+        mean_t, std_t = out
+        return self.target_map_.inverse(mean_t), self.target_map_.inverse_std(mean_t, std_t)
 
     def _fit_model(self, X: np.ndarray, y: np.ndarray) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _predict_model(self, X: np.ndarray, return_std: bool):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+#: How to get XGBoost, for the error raised when it is missing (see docs/guides/install.md).
+XGBOOST_HINT = ("pip install xgboost (GPU-capable; on Linux it also downloads nvidia-nccl-cu12) "
+                "or pip install xgboost-cpu (the same module without CUDA libraries)")
+
+
+def xgb_regressor_class() -> type:
+    """``xgboost.XGBRegressor``, or an ImportError saying how to install XGBoost.
+
+    XGBoost is a dependency, but a CPU install may bring the ``xgboost-cpu``
+    distribution instead (docs/guides/install.md): both provide the ``xgboost``
+    module, and archscore works with either; a missing module gets a clear error.
+    """
+    try:
+        from xgboost import XGBRegressor
+    except ImportError as exc:
+        raise ImportError(f"this estimator needs XGBoost, which is not installed: {XGBOOST_HINT}") from exc
+    return XGBRegressor
 
 
 def _seed(seed: Any) -> int:
@@ -154,8 +239,7 @@ class XGBPredictor(EncodedPredictor):
         self.seed = seed
 
     def _fit_model(self, X, y):
-        from xgboost import XGBRegressor
-
+        XGBRegressor = xgb_regressor_class()
         self.model_ = XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth, learning_rate=self.learning_rate,
                                    subsample=self.subsample, colsample_bytree=self.colsample_bytree, n_jobs=self.n_jobs,
                                    random_state=_seed(self.seed), verbosity=0)
@@ -286,7 +370,15 @@ class SurrogatePredictor(EncodedPredictor):
       :class:`XGBPredictor` and :class:`RandomForestPredictor`).
 
     Both on ``graph_features+path`` (GRAF-style features plus the BANANAS path
-    encoding) with ``log_error`` targets (see :func:`transform_targets`).
+    encoding) with ``log_error`` targets (see :func:`transform_targets`);
+    predictions are mapped back to the targets' units (accuracy when fitted on
+    accuracies), see :class:`TargetMap`.
+
+    **Uncertainty.** ``predict(..., return_std=True)`` gives the square root
+    of the variance of the random forest's trees plus the variance between
+    the two models, computed on the regression scale and mapped to target
+    units with the delta method (times ``1 - prior_share_`` when the prior
+    below is blended in).
 
     **Zero-cost prior.** When the encoding holds zero-cost proxy features (a
     ``zc`` part, with ``scores=``), a handful of labels cannot teach a model
@@ -335,6 +427,11 @@ class SurrogatePredictor(EncodedPredictor):
         ``lam`` above (0 without a prior).
     """
 
+    def __archscore_tags__(self) -> Tags:
+        tags = super().__archscore_tags__()
+        tags.output.supports_std = True
+        return tags
+
     def __init__(self, encoding: Any = "graph_features+path", small_n: int = 50, target_transform: str | None = "log_error",
                  n_estimators: int = 300, prior_weight: float = 10.0, seed: int = 0) -> None:
         self.encoding = encoding
@@ -349,7 +446,6 @@ class SurrogatePredictor(EncodedPredictor):
         from sklearn.linear_model import Ridge
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from xgboost import XGBRegressor
 
         seed = _seed(self.seed)
         rf = RandomForestRegressor(n_estimators=self.n_estimators, max_features=0.3, n_jobs=1, random_state=seed)
@@ -358,7 +454,7 @@ class SurrogatePredictor(EncodedPredictor):
             other = make_pipeline(StandardScaler(), Ridge(alpha=100.0))
         else:
             self.mode_ = "xgb+rf"
-            other = XGBRegressor(n_estimators=500, max_depth=6, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8,
+            other = xgb_regressor_class()(n_estimators=500, max_depth=6, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8,
                                  n_jobs=1, random_state=seed, verbosity=0)
         self.models_ = [rf.fit(X, y), other.fit(X, y)]
         self._fit_prior(X, y)
@@ -397,12 +493,20 @@ class SurrogatePredictor(EncodedPredictor):
         return ((Z - prior["mean"]) / prior["scale"]) @ prior["weights"]
 
     def _predict_model(self, X, return_std):
-        pred = np.mean([np.ravel(m.predict(X)) for m in self.models_], axis=0)
-        if self.prior_ is None:
+        parts = [np.ravel(m.predict(X)) for m in self.models_]
+        pred = np.mean(parts, axis=0)
+        share = self.prior_share_ if self.prior_ is not None else 0.0
+        if self.prior_ is not None:
+            p = self.prior_
+            prior = p["slope"] * self._prior_score(X[:, p["cols"]], p) + p["intercept"]
+            pred = (1.0 - share) * pred + share * prior
+        if not return_std:
             return pred
-        p = self.prior_
-        prior = p["slope"] * self._prior_score(X[:, p["cols"]], p) + p["intercept"]
-        return (1.0 - self.prior_share_) * pred + self.prior_share_ * prior
+        # Spread of the random forest's trees plus the disagreement of the two models, on the regression
+        # scale; the prior is a fixed function of the proxies, so it only scales the model's part.
+        trees = np.stack([t.predict(X) for t in self.models_[0].estimators_])
+        var = trees.var(axis=0) + np.var(parts, axis=0)
+        return pred, (1.0 - share) * np.sqrt(var)
 
 
 register_estimator("xgb", XGBPredictor, description="XGBoost on an encoding (default graph_features)",

@@ -33,7 +33,9 @@ NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_
 NB201_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 _OUTPUT_ID = len(NB201_EDGES) + 1
 _STRING_FORM = "'|op~0|+|op~0|op~1|+|op~0|op~1|op~2|' with op in " + ", ".join(NB201_OPS)
-_TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
+#: ``op~source`` with ASCII letters/digits only and a source without leading zeros (``~01`` and
+#: full-width digits such as ``~１`` are rejected: the benchmark never writes them).
+_TOKEN = re.compile(r"^([A-Za-z0-9_]+)~(0|[1-9][0-9]*)$", re.ASCII)
 
 
 def _edge_graph() -> nx.DiGraph:
@@ -103,7 +105,8 @@ class NB201Space(SearchSpace):
             for expected_src, token in enumerate(tokens):
                 m = _TOKEN.match(token)
                 if not m:
-                    raise ValueError(f"malformed edge {token!r} in {s!r}; expected 'op~source': {_STRING_FORM}")
+                    raise ValueError(f"malformed edge {token!r} in {s!r}; expected 'op~source' with the source an ASCII "
+                                     f"integer without leading zeros: {_STRING_FORM}")
                 op, src = m.group(1), int(m.group(2))
                 if op not in self.ops:
                     raise unknown_choice_error("NB201 op", op, self.ops)

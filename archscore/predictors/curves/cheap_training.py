@@ -322,7 +322,7 @@ class CheapTraining(Estimator):
             S = int(self.schedule_epochs or self.epochs)
             T = int(self.total_epochs or S)
             # the runs are cosine-annealed over S epochs: the extrapolation is told so, whatever the horizon T
-            return np.array([extrapolate(c, total_epochs=T, schedule_epochs=S, method=ex, scale=100).mean for c in curves])
+            return np.array([extrapolate(c, total_epochs=T, schedule_epochs=S, method=ex, scale=100, schedule="cosine").mean for c in curves])
         if isinstance(ex, Estimator):
             ctx = {"curves": curves}
             if ex.get_tags().input.needs_losses or getattr(ex, "uses_losses_", False):

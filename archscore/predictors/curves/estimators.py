@@ -119,8 +119,8 @@ class ParametricExtrapolator(Estimator):
         The horizon: the epoch whose accuracy to predict (the curves may not be
         longer); required (no per-benchmark default).
     schedule_epochs : int, optional
-        Length of the cosine learning-rate schedule the runs follow; default
-        ``total_epochs``. Read only by the cosine schedule model and the cosine
+        Length of the learning-rate schedule the runs follow; default
+        ``total_epochs``. Read only by a schedule model and the cosine
         time; set it when the runs are annealed over another length than the
         horizon (e.g. predict epoch 100 of 200-epoch runs).
     time : {"epoch", "cosine", "both"}, default="epoch"
@@ -133,12 +133,12 @@ class ParametricExtrapolator(Estimator):
     envelope : bool or None, default=None
         Fit the best-so-far curve (running maximum) of each curve. None: the
         method's default, True for ``combo``, False otherwise.
-    schedule : {"cosine", "none"} or None, default=None
-        Learning-rate schedule model (see :func:`~.extrapolate.extrapolate`).
-        None: the method's default, ``"cosine"`` for ``combo``, ``"none"``
-        otherwise; pass ``"none"`` for runs that are not cosine-annealed.
+    schedule : None, "cosine", "step", "constant" or callable, default=None
+        Learning-rate schedule the runs follow (see :func:`~.extrapolate.extrapolate`).
+        None (default): no assumption. NAS-Bench-201's runs are
+        cosine-annealed: pass ``"cosine"`` to reproduce its numbers.
     noise_gain : float or tuple of float, default=(0.2, 0.8, 1.4)
-        SGD-noise gain(s) of the cosine-schedule model; a tuple is an
+        SGD-noise gain(s) of the schedule model; a tuple is an
         equal-weight prior over its values (cross-validated default).
     scale : "auto", 1 or 100
         Accuracy scale; predictions come back in it.
@@ -155,7 +155,7 @@ class ParametricExtrapolator(Estimator):
         return tags
 
     def __init__(self, method: str = "combo", total_epochs: int | None = None, schedule_epochs: int | None = None, time: str = "epoch", temperature: float | str | None = None,
-                 envelope: bool | None = None, schedule: str | None = None, noise_gain: float | tuple[float, ...] = NOISE_GAIN, scale: Any = "auto") -> None:
+                 envelope: bool | None = None, schedule: Any = None, noise_gain: float | tuple[float, ...] = NOISE_GAIN, scale: Any = "auto") -> None:
         self.method = method
         self.total_epochs = total_epochs
         self.schedule_epochs = schedule_epochs

@@ -17,7 +17,7 @@ least :data:`MIN_POINTS` finite values. Predictions outside the valid range
 from __future__ import annotations
 
 import logging
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 from scipy.stats import norm
@@ -34,8 +34,14 @@ METHODS: tuple[str, ...] = ("last", "best", *FAMILY_NAMES, "combo", "combo_unifo
 #: alias ``combo_uniform`` keep the prior's equal weights; ``combo_evidence``
 #: uses the posterior family weights (the original Bayesian model average).
 COMBOS: dict[str, str] = {"combo": "uniform", "combo_uniform": "uniform", "combo_evidence": "evidence"}
-#: Learning-rate schedules the extrapolation can model (``"none"``: unknown or constant).
-SCHEDULES: tuple[str, ...] = ("none", "cosine")
+#: Named learning-rate schedules (besides None and a callable); see :func:`extrapolate`.
+#: ``"none"`` is the same as None (no assumption); ``"constant"`` models the same way.
+SCHEDULES: tuple[str, ...] = ("none", "constant", "cosine", "step")
+#: ``"step"``: the rate is multiplied by 0.1 after these fractions of ``schedule_epochs`` (the
+#: common ResNet recipe, e.g. epochs 100 and 150 of 200).
+STEP_MILESTONES: tuple[float, ...] = (0.5, 0.75)
+#: A schedule: a name of :data:`SCHEDULES`, ``lr(epochs) -> relative rates`` or None.
+Schedule = Union[str, Callable[[np.ndarray], Any], None]
 #: Default SGD-noise gains of the cosine-schedule model (the error at full learning rate is
 #: ``1 + g`` times the annealed one), an equal-weight prior over three values. Centre and spread
 #: chosen by 5-fold cross-validation over the 200 NB201 curves (mean CRPS of the predictive on the
@@ -54,16 +60,73 @@ def _check_gains(noise_gain) -> tuple[float, ...]:
 
 
 def method_defaults(method: str) -> dict[str, Any]:
-    """``envelope``, ``temperature`` and ``schedule`` that a method uses when they are left None.
+    """``envelope`` and ``temperature`` that a method uses when they are left None.
 
-    ``combo``/``combo_uniform``: the best-so-far curve, the effective-sample-size
-    temperature (``"auto"``) and the cosine-schedule model; ``combo_evidence``,
-    the single families and the baselines: the raw curve, the plain likelihood
-    (temperature 1) and no schedule model.
+    ``combo``/``combo_uniform``: the best-so-far curve and the effective-sample-size
+    temperature (``"auto"``); ``combo_evidence``, the single families and the
+    baselines: the raw curve and the plain likelihood (temperature 1). No
+    method assumes a learning-rate schedule: ``schedule`` is None (no
+    assumption) unless the caller names one.
     """
     if COMBOS.get(method) == "uniform":
-        return {"envelope": True, "temperature": "auto", "schedule": "cosine"}
-    return {"envelope": False, "temperature": 1.0, "schedule": "none"}
+        return {"envelope": True, "temperature": "auto", "schedule": None}
+    return {"envelope": False, "temperature": 1.0, "schedule": None}
+
+
+class _LrModel(NamedTuple):
+    """Relative learning rate ``lr(t)`` at the end of epoch ``t`` and the cumulative rate ``cum(t)``."""
+
+    lr: Callable[[np.ndarray], np.ndarray]
+    cum: Callable[[np.ndarray], np.ndarray]
+
+
+def _tabulated(rates: np.ndarray) -> _LrModel:
+    """An :class:`_LrModel` from the rates of epochs ``1..S`` (kept at the last rate after ``S``)."""
+    S = rates.size
+    grid = np.arange(0, S + 1, dtype=float)
+    cum = np.concatenate([[0.0], np.cumsum(rates)])
+
+    def lr(e):
+        return np.interp(np.asarray(e, dtype=float), grid[1:], rates)
+
+    def cumulative(e):
+        e = np.asarray(e, dtype=float)
+        return np.interp(np.minimum(e, S), grid, cum) + np.maximum(e - S, 0.0) * rates[-1]
+
+    return _LrModel(lr, cumulative)
+
+
+def lr_model(schedule: Schedule, schedule_epochs: int) -> _LrModel | None:
+    """The learning-rate model of ``schedule`` over ``schedule_epochs``, or None for no schedule model.
+
+    None, ``"none"`` and ``"constant"``: no model (a constant rate leaves
+    nothing to anneal: the curve is fitted against the epoch). ``"cosine"``:
+    :func:`~.parametric.cosine_lr` and its closed-form cumulative sum.
+    ``"step"``: rate 1, times 0.1 after each of :data:`STEP_MILESTONES`
+    (fractions of ``schedule_epochs``). A callable ``lr(epochs)``: called once
+    on ``epochs = 1..schedule_epochs`` (an int array), returns the rate of each
+    epoch (any positive scale; divided by its maximum).
+    """
+    if schedule is None or (isinstance(schedule, str) and schedule in ("none", "constant")):
+        return None
+    if isinstance(schedule, str):
+        if schedule == "cosine":
+            return _LrModel(lambda e: cosine_lr(e, schedule_epochs), lambda e: cumulative_lr(e, schedule_epochs))
+        if schedule == "step":
+            e = np.arange(1, schedule_epochs + 1)
+            rates = 0.1 ** sum((e > m * schedule_epochs).astype(float) for m in STEP_MILESTONES)
+            return _tabulated(rates)
+        raise unknown_choice_error("learning-rate schedule", schedule, SCHEDULES)
+    if callable(schedule):
+        e = np.arange(1, schedule_epochs + 1)
+        try:
+            rates = np.asarray(schedule(e), dtype=float).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"schedule callable must map an array of epochs 1..{schedule_epochs} to learning rates: {exc}") from exc
+        if rates.shape != (schedule_epochs,) or not np.all(np.isfinite(rates)) or np.any(rates < 0) or not rates.max() > 0:
+            raise ValueError(f"schedule callable must return {schedule_epochs} finite rates >= 0, not all 0, for epochs 1..{schedule_epochs}")
+        return _tabulated(rates / rates.max())
+    raise ValueError(f"schedule must be None, one of {SCHEDULES} or a callable lr(epochs), got {schedule!r}")
 #: Fewest finite points a parametric method accepts.
 MIN_POINTS = 3
 
@@ -100,7 +163,7 @@ def extrapolate_fraction(
     time: str = "epoch",
     temperature: float | str | None = None,
     envelope: bool | None = None,
-    schedule: str | None = None,
+    schedule: Schedule = None,
     noise_gain: float | Sequence[float] = NOISE_GAIN,
 ) -> tuple[float, float, bool]:
     """Core of :func:`extrapolate` on a validated curve in fractions: (mean, std, clipped).
@@ -109,18 +172,15 @@ def extrapolate_fraction(
     cosine learning-rate schedule the run follows (used by the cosine schedule
     model and the cosine time only).
 
-    ``std`` is NaN for the baselines; ``temperature``/``envelope``/``schedule``
-    None take the method's defaults (:func:`method_defaults`).
+    ``std`` is NaN for the baselines; ``temperature``/``envelope`` None take
+    the method's defaults (:func:`method_defaults`); ``schedule`` None assumes no schedule.
     """
     if method not in METHODS:
         raise unknown_choice_error("extrapolation method", method, METHODS)
     defaults = method_defaults(method)
     temperature = defaults["temperature"] if temperature is None else temperature
     envelope = defaults["envelope"] if envelope is None else bool(envelope)
-    if schedule is None:  # an explicit time warp replaces the default schedule model
-        schedule = defaults["schedule"] if time == "epoch" else "none"
-    if schedule not in SCHEDULES:
-        raise unknown_choice_error("learning-rate schedule", schedule, SCHEDULES)
+    model = lr_model(schedule, schedule_epochs)
     gains = _check_gains(noise_gain)
     epochs, y = _points(values)
     if method in ("last", "best"):
@@ -132,19 +192,25 @@ def extrapolate_fraction(
     if time == "both" and method not in COMBOS:
         raise ValueError(f"time='both' needs a combination method ({', '.join(COMBOS)}), got method {method!r}")
     y_last, y_raw = float(y[-1]), y
-    if schedule == "cosine" and time != "epoch":
-        raise ValueError(f"schedule='cosine' sets its own abscissa (the cumulative learning rate); use time='epoch', got time={time!r}")
+    if model is not None and time != "epoch":
+        raise ValueError(f"schedule={schedule!r} sets its own abscissa (the cumulative learning rate); use time='epoch', got time={time!r}")
+    if int(np.argmax(y_raw)) == 0:
+        # No improvement after the first observed point (a decreasing or constant curve, e.g. all zeros): no
+        # family extrapolates that honestly, so it is predicted flat, at its best value when fitting the
+        # best-so-far curve and at its last value otherwise; the std is the spread of the observed values.
+        flat = float(y_raw.max()) if envelope else y_last
+        return flat, float(max(np.std(y_raw), 0.01)), False
 
     def abscissa(e, warp):
-        return cumulative_lr(e, schedule_epochs) if schedule == "cosine" else schedule_time(e, schedule_epochs, warp)
+        return model.cum(e) if model is not None else schedule_time(e, schedule_epochs, warp)
 
     # schedule-aware model: annealed accuracy a(S) on the cumulative learning rate S, observed with an
     # SGD-noise excess error, 1 - y(t) = (1 - a(S(t))) (1 + g lr(t)); several gains g = an equal-weight
     # prior over g, i.e. a mixture of the models
     comps: list[tuple[float, float]] = []
-    for g in (gains if schedule == "cosine" else (0.0,)):
-        yg = 1.0 - (1.0 - y_raw) / (1.0 + g * cosine_lr(epochs, schedule_epochs)) if schedule == "cosine" else y_raw
-        gain_at = 1.0 + g * float(cosine_lr(np.array([at_epoch]), schedule_epochs)[0]) if schedule == "cosine" else 1.0
+    for g in (gains if model is not None else (0.0,)):
+        yg = 1.0 - (1.0 - y_raw) / (1.0 + g * model.lr(epochs)) if model is not None else y_raw
+        gain_at = 1.0 + g * float(model.lr(np.array([at_epoch]))[0]) if model is not None else 1.0
         if envelope:  # fit the best-so-far curve (the upper envelope of a noisy curve)
             yg = np.maximum.accumulate(yg)
         if method in COMBOS:
@@ -193,7 +259,7 @@ def extrapolate(
     time: str = "epoch",
     temperature: float | str | None = None,
     envelope: bool | None = None,
-    schedule: str | None = None,
+    schedule: Schedule = None,
     noise_gain: float | Sequence[float] = NOISE_GAIN,
 ) -> Extrapolation:
     """Predict the accuracy at ``at_epoch`` from a partial per-epoch curve.
@@ -234,20 +300,37 @@ def extrapolate(
         Fit the best-so-far curve (running maximum) instead of the raw values;
         for noisy curves this fits their upper envelope. None: True for
         ``combo``, False otherwise.
-    schedule : {"cosine", "none"} or None, default=None
-        The learning-rate schedule of the run. ``"cosine"`` (cosine annealing
-        from epoch 0 to ``schedule_epochs``) fits the annealed accuracy ``a`` on
-        the cumulative learning rate ``S(t)`` (:func:`~.parametric.cumulative_lr`)
-        with an SGD-noise excess error that vanishes as the rate anneals:
-        ``1 - y(t) = (1 - a(S(t))) (1 + g lr(t))`` (our model, after
-        the annealing-area idea of Tissue et al., "Scaling law with learning
-        rate annealing", 2024); ``"none"`` models no schedule (the epoch or
-        ``time`` abscissa). None: ``"cosine"`` for ``combo`` with ``time="epoch"``,
-        ``"none"`` otherwise. Use ``"none"`` for runs that are not cosine-annealed.
+    schedule : None, "cosine", "step", "constant" or callable, default=None
+        The learning-rate schedule of the run. None (default): no assumption,
+        the curve is fitted against the epoch (or ``time``); ``"constant"``
+        (and ``"none"``) model the same way. A schedule model fits the
+        annealed accuracy ``a`` on the cumulative learning rate ``S(t)`` with
+        an SGD-noise excess error that shrinks with the rate:
+        ``1 - y(t) = (1 - a(S(t))) (1 + g lr(t))`` (our model, after the
+        annealing-area idea of Tissue et al., "Scaling law with learning rate
+        annealing", 2024), so it predicts the rise a decaying rate brings.
+        ``"cosine"``: cosine annealing from epoch 0 to ``schedule_epochs``
+        (:func:`~.parametric.cumulative_lr`); NAS-Bench-201's runs are
+        cosine-annealed, and its published numbers in ``archscore bench
+        curves`` are made with ``schedule="cosine"``. ``"step"``: rate times
+        0.1 after 50% and 75% of ``schedule_epochs``. A callable
+        ``lr(epochs)`` gives the rate of epochs ``1..schedule_epochs``
+        (see :func:`lr_model`). Only name a schedule the run really follows:
+        on a constant-rate run a schedule model predicts a rise that never comes.
     noise_gain : float or sequence of float, default=(0.2, 0.8, 1.4)
-        Gain ``g`` of the cosine-schedule model; a sequence is an equal-weight
+        Gain ``g`` of the schedule model; a sequence is an equal-weight
         prior over its values (the predictive is the mixture). The default
-        (:data:`NOISE_GAIN`) was chosen by cross-validation over curves.
+        (:data:`NOISE_GAIN`) was chosen by cross-validation over NB201's
+        cosine-annealed curves.
+
+    Notes
+    -----
+    A curve whose best value is its first observed point (a decreasing or
+    constant curve, e.g. all zeros) is not extrapolated: every parametric
+    method predicts it flat, at its best value when fitting the best-so-far
+    curve (``envelope``, the ``combo`` default) and at its last value
+    otherwise, with the standard deviation of the observed values (at least
+    0.01 in fractions) as its std.
 
     Returns
     -------
@@ -293,7 +376,7 @@ def probability_of_improvement(
     time: str = "epoch",
     temperature: float | str | None = None,
     envelope: bool | None = None,
-    schedule: str | None = None,
+    schedule: Schedule = None,
     noise_gain: float | Sequence[float] = NOISE_GAIN,
 ) -> float:
     """Probability that the run's accuracy at ``total_epochs`` exceeds ``best_so_far``.
@@ -336,7 +419,7 @@ class EarlyStopping:
 
     def __init__(self, total_epochs: int, *, schedule_epochs: int | None = None, threshold: float = 0.05, min_epochs: int = MIN_POINTS, method: str = "combo",
                  scale: Any = "auto", time: str = "epoch", temperature: float | str | None = None, envelope: bool | None = None,
-                 schedule: str | None = None, noise_gain: float | Sequence[float] = NOISE_GAIN) -> None:
+                 schedule: Schedule = None, noise_gain: float | Sequence[float] = NOISE_GAIN) -> None:
         self.total_epochs = check_total_epochs(total_epochs, "EarlyStopping")
         self.schedule_epochs = schedule_epochs
         if not 0 <= threshold <= 1:
