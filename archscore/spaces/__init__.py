@@ -108,9 +108,6 @@ def list_spaces(pattern: str = "*") -> list[str]:
     return SPACES.list(pattern)
 
 
-<<<<<<< HEAD
-__all__ = ["SearchSpace", "NB201Space", "NBGraphSpace", "NB101Space", "DartsSpace", "NB301Space", "TNB101MicroSpace",
-           "TNB101MacroSpace", "NB201_OPS", "NBGRAPH_OPS", "NB101_OPS", "DARTS_OPS", "get_space", "list_spaces", "register_space"]
-=======
-__all__ = ["ChoiceSpace", "CellSpace", "load_space", "SearchSpace", "NB201Space", "NBGraphSpace", "NB201_OPS", "NBGRAPH_OPS", "get_space", "list_spaces", "register_space"]
->>>>>>> ownmodels
+__all__ = ["ChoiceSpace", "CellSpace", "UserSpace", "load_space", "SearchSpace", "NB201Space", "NBGraphSpace", "NB101Space", "DartsSpace",
+           "NB301Space", "TNB101MicroSpace", "TNB101MacroSpace", "NB201_OPS", "NBGRAPH_OPS", "NB101_OPS", "DARTS_OPS", "get_space",
+           "list_spaces", "register_space"]
