@@ -89,10 +89,10 @@ def run_family(tasks: dict[str, tuple[list, np.ndarray]], sizes: list[int], seed
                 src_tr = {s: np.array([lookup[s].get(a.spec, np.nan) for a in tr_a]) for s in sources}
                 src_te = {s: np.array([lookup[s].get(a.spec, np.nan) for a in te_a]) for s in sources}
                 t0 = time.perf_counter()
-                tf = create_estimator("transfer", random_state=seed).fit(tr_a, y_tr, sources=sources)
+                tf = create_estimator("transfer", seed=seed).fit(tr_a, y_tr, sources=sources)
                 res = {"transfer": kendall(y_te, tf.predict(te_a))}
                 t_transfer = time.perf_counter() - t0
-                res["surrogate"] = kendall(y_te, create_estimator("surrogate", random_state=seed).fit(tr_a, y_tr).predict(te_a))
+                res["surrogate"] = kendall(y_te, create_estimator("surrogate", seed=seed).fit(tr_a, y_tr).predict(te_a))
                 ok = {s: np.isfinite(src_te[s]).all() and np.isfinite(src_tr[s]).all() for s in sources}
                 by_labels = {s: kendall(y_tr, src_tr[s]) for s in sources if ok[s]}
                 on_test = {s: kendall(y_te, src_te[s]) for s in sources if ok[s]}

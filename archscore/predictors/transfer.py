@@ -72,7 +72,7 @@ class TransferPredictor(Estimator):
         ``tp`` of the transferred score, with source weights refitted per
         fold, and ``tm`` of the target surrogate, clipped at 0:
         ``tp^2 / (tp^2 + tm^2)``); costs 5 more target fits.
-    random_state : int, default=0
+    seed : int, default=0
 
     Attributes
     ----------
@@ -86,14 +86,14 @@ class TransferPredictor(Estimator):
 
     def __init__(self, power: float = 2.0, prior_weight: float = 20.0, min_labels_for_model: int = 5,
                  source_model: Any = "xgb", target_model: Any = "surrogate", blend: str = "count",
-                 random_state: int | None = 0) -> None:
+                 seed: int | None = 0) -> None:
         self.power = power
         self.prior_weight = prior_weight
         self.min_labels_for_model = min_labels_for_model
         self.source_model = source_model
         self.target_model = target_model
         self.blend = blend
-        self.random_state = random_state
+        self.seed = seed
 
     def __archscore_tags__(self) -> Tags:
         tags = super().__archscore_tags__()
@@ -178,7 +178,7 @@ class TransferPredictor(Estimator):
         from scipy.stats import kendalltau
 
         n = len(y)
-        folds = np.array_split(np.random.default_rng(_seed(self.random_state)).permutation(n), min(5, n))
+        folds = np.array_split(np.random.default_rng(_seed(self.seed)).permutation(n), min(5, n))
         prior_oof, model_oof = np.empty(n), np.empty(n)
         for test in folds:
             train = np.setdiff1d(np.arange(n), test)
@@ -208,11 +208,11 @@ class TransferPredictor(Estimator):
         return Z
 
     def _make(self, spec: Any) -> Estimator:
-        """A fresh estimator from a registered name (seeded with ``random_state``) or a clone of an instance."""
+        """A fresh estimator from a registered name (seeded with ``seed``) or a clone of an instance."""
         from sklearn.base import clone
 
         if isinstance(spec, str):
-            est = create_estimator(spec, random_state=_seed(self.random_state))
+            est = create_estimator(spec, seed=_seed(self.seed))
             if "target_transform" in est.get_params(deep=False):
                 est.set_params(target_transform=None)  # predictions in target units, to blend with the transferred score
             return est
