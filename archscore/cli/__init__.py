@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {
     "info": Command("archscore.cli.info", "list spaces, proxies, estimators (with their modules) and benchmarks"),
     "demo": Command("archscore.cli.demo", "score and rank a pool of NB201 candidates"),
     "score": Command("archscore.cli.score", "score many architectures with zero-cost proxies into a resumable CSV"),
+    "store": Command("archscore.cli.store", "inspect, export (CSV/Parquet) and verify a score store"),
     "bench": Command("archscore.bench", "run a benchmark against ground truth"),
 }
 
