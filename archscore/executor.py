@@ -69,8 +69,13 @@ def _worker_main(conn: Any, task: Any) -> None:
     setup = getattr(task, "setup", None)
     if setup is not None:
         setup()
+    parent = os.getppid()
     while True:
         try:
+            # a worker outlives a killed parent only until it notices (its pipe may stay open in sibling workers)
+            while not conn.poll(1.0):
+                if os.getppid() != parent:
+                    return
             msg = conn.recv()
         except (EOFError, OSError):
             return

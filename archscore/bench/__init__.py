@@ -12,5 +12,6 @@ benchmark whose checks fail exits with status 1.
 COMMANDS: dict[str, tuple[str, str]] = {
     "proxies": ("archscore.bench.proxies", "zero-cost proxies against NAS-Bench-201: rank correlations, reference agreement, cost"),
     "predictors": ("archscore.bench.predictors", "surrogate predictors x encodings on NB201 and NAS-Bench-Graph (White et al. 2021)"),
+    "scale": ("archscore.bench.scale", "scoring at scale: 1/2 local workers and Dask throughput, store overhead, resume, RSS"),
     "curves": ("archscore.bench.curves", "learning-curve extrapolation on NB201 curves: MAE, Spearman, 90% coverage, cost"),
 }

@@ -44,7 +44,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"--out must end in .csv or .parquet, got {args.out.name}")
     store_path = args.store if args.store is not None else args.out.with_name(args.out.name + ".store.db")
-    if args.store is None and args.out.exists() and not store_path.exists():
+    if args.store is None and args.out.exists() and args.out.stat().st_size and not store_path.exists():
         raise ValueError(f"{args.out} exists without its score store {store_path}; use another --out (or --store)")
     space_options = parse_space_options(args.space_option)
     space = get_space(args.space, **space_options)
@@ -289,13 +289,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_loop(store: ScoreStore, sid: int, executor: Any, todo: dict[str, list[str]], args: argparse.Namespace,
-                inputs: Any, targets: Any, space_options: dict[str, int], cells: list[str], proxies: list[str]) -> int:
-    """Compute ``todo`` through ``executor``, writing each outcome (one transaction); returns an exit status."""
+class LoopStats(NamedTuple):
+    """What :func:`score_loop` did: architectures written, failed, seconds in store writes and in total."""
+
+    written: int
+    failed: int
+    write_seconds: float
+    wall_seconds: float
+    signal: int | None
+
+
+def score_loop(store: ScoreStore, sid: int, executor: Any, task: Any, todo: dict[str, list[str]], *, progress: bool = False,
+               after_write: Any = None) -> LoopStats:
+    """Compute ``todo`` (``{cell: [proxies]}``) through ``executor`` and write each outcome (one transaction each).
+
+    SIGINT/SIGTERM stop the loop after the current write (``LoopStats.signal`` says which); running items are abandoned.
+    """
     from tqdm.auto import tqdm
 
-    task = ScoreTask(args.space, space_options, inputs, targets, proxy_seed=args.proxy_seed, init_seed=args.init_seed,
-                     device=args.device, threads=args.threads)
     stop: dict[str, int] = {}
 
     def on_stop(signum, frame) -> None:
@@ -304,31 +315,48 @@ def _score_loop(store: ScoreStore, sid: int, executor: Any, todo: dict[str, list
 
     previous = _install_stop_handlers(on_stop)
     written = failed = 0
-    bar = tqdm(total=len(todo), desc="scoring", unit="arch", disable=args.no_progress, smoothing=0.05)
+    write_s = 0.0
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), desc="scoring", unit="arch", disable=not progress, smoothing=0.05)
     try:
         for out in executor.run(task, [(c, (c, ps)) for c, ps in todo.items()]):
             wanted = todo[out.key]
+            w0 = time.perf_counter()
             if out.error is not None:
                 store.put(sid, out.key, errors={p: out.error for p in wanted}, seconds=out.seconds)
             else:
                 store.put(sid, out.key, out.result["scores"], errors=out.result["errors"], seconds=out.seconds)
+            write_s += time.perf_counter() - w0
             failed += out.error is not None or bool(out.result["errors"])
             written += 1
             bar.update(1)
-            if args.out is not None and written % args.chunk == 0:
-                export(store, sid, args.out, proxies=proxies, cells=cells)
+            if after_write is not None:
+                after_write(written)
             if stop:
                 break
     finally:
         bar.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if stop:
-        signum = stop["signal"]
-        name = signal.Signals(signum).name
-        print(f"archscore: stopped by {name} after writing {written} of {len(todo)} architectures to {store.path}; "
+    return LoopStats(written, failed, write_s, time.perf_counter() - t0, stop.get("signal"))
+
+
+def _score_loop(store: ScoreStore, sid: int, executor: Any, todo: dict[str, list[str]], args: argparse.Namespace,
+                inputs: Any, targets: Any, space_options: dict[str, int], cells: list[str], proxies: list[str]) -> int:
+    """The command's loop: :func:`score_loop` plus ``--out`` rewrites; returns an exit status."""
+    task = ScoreTask(args.space, space_options, inputs, targets, proxy_seed=args.proxy_seed, init_seed=args.init_seed,
+                     device=args.device, threads=args.threads)
+
+    def after_write(written: int) -> None:
+        if args.out is not None and written % args.chunk == 0:
+            export(store, sid, args.out, proxies=proxies, cells=cells)
+
+    stats = score_loop(store, sid, executor, task, todo, progress=not args.no_progress, after_write=after_write)
+    if stats.signal is not None:
+        name = signal.Signals(stats.signal).name
+        print(f"archscore: stopped by {name} after writing {stats.written} of {len(todo)} architectures to {store.path}; "
               f"rerun the same command to resume", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+        return EXIT_INTERRUPTED if stats.signal == signal.SIGINT else 128 + stats.signal
     return 0
 
 
