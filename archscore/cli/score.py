@@ -275,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(cells)} architectures in shard {k}/{m}; {len(cells) - len(todo)} already in {store_path} "
               f"(settings {sid}); scoring {len(todo)} with {', '.join(proxies)} on {desc} using {executor.description}",
               flush=True)
+        if todo:  # a space that cannot build networks fails every architecture: say so once, before any work
+            space.build(space.from_string(next(iter(todo))))
         status = _score_loop(store, sid, executor, todo, args, inputs, targets, space_options, cells, proxies) if todo else 0
         if args.out is not None:
             n = export(store, sid, args.out, proxies=proxies, cells=cells)
