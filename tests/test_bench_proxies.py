@@ -86,8 +86,8 @@ def test_bench_tiny_run_schema_and_values(tiny_setup, tmp_path, capsys, monkeypa
 
     # values recomputed from the cache agree exactly with the report
     cache = {}  # (network, arch) -> scores, from the score store
-    for _, arch, proxy, _, value, status, _, _, extra, _, _ in ScoreStore(out / "scores.db", readonly=True).rows():
-        cache.setdefault((json.loads(extra)["network"], arch), {})[proxy] = value if status == "ok" else float("nan")
+    for _, arch, proxy, _, value, state, _, _, extra, _, _ in ScoreStore(out / "scores.db", readonly=True).rows():
+        cache.setdefault((json.loads(extra)["network"], arch), {})[proxy] = value if state == "ok" else float("nan")
     by_arch = {a: s for (net, a), s in cache.items() if net == "NB201Space"}
     by_arch_ref = {a: s for (net, a), s in cache.items() if net == "ReferenceNB201Space"}
     # each cell scored once per network: full on the benchmark build, hard on the reference build
