@@ -39,7 +39,8 @@ _LAZY: dict[str, str] = {
 }
 
 #: Subpackages reachable as attributes (``archscore.proxies``) without an explicit import.
-_SUBMODULES = ("arch", "base", "benchmarks", "data", "encodings", "metrics", "naslib", "predictors", "proxies", "registry", "search", "spaces", "testing")
+_SUBMODULES = ("arch", "base", "benchmarks", "data", "encodings", "metrics", "naslib", "predictors", "proxies", "registry", "search",
+               "spaces", "store", "testing")
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

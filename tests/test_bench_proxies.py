@@ -18,6 +18,7 @@ from archscore.bench.proxy_protocols import check as bench_check
 from archscore.bench.proxy_targets import REF_COLUMNS, REF_CSV
 from archscore.bench.ranking import rank_scores
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+from archscore.store import ScoreStore
 
 PROXIES = ["synflow", "params", "grad_norm", "snip"]
 
@@ -84,9 +85,11 @@ def test_bench_tiny_run_schema_and_values(tiny_setup, tmp_path, capsys, monkeypa
     assert full["proxies"]["synflow"]["published"]["spearman"] == 0.74
 
     # values recomputed from the cache agree exactly with the report
-    cache = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
-    by_arch = {r["arch"]: r["scores"] for r in cache if r["network"] == "NB201Space"}
-    by_arch_ref = {r["arch"]: r["scores"] for r in cache if r["network"] == "ReferenceNB201Space"}
+    cache = {}  # (network, arch) -> scores, from the score store
+    for _, arch, proxy, _, value, state, _, _, extra, _, _ in ScoreStore(out / "scores.db", readonly=True).rows():
+        cache.setdefault((json.loads(extra)["network"], arch), {})[proxy] = value if state == "ok" else float("nan")
+    by_arch = {a: s for (net, a), s in cache.items() if net == "NB201Space"}
+    by_arch_ref = {a: s for (net, a), s in cache.items() if net == "ReferenceNB201Space"}
     # each cell scored once per network: full on the benchmark build, hard on the reference build
     assert len(cache) == len(by_arch) + len(by_arch_ref) and len(by_arch_ref) == 6
     cells = table["arch"].to_numpy()[rows]

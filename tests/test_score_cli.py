@@ -9,6 +9,7 @@ from archscore.cli import main
 from archscore.data import reference_batch
 from archscore.proxies import score_archs
 from archscore.cli.score import parse_shard, sample_benchmark_cells
+from archscore.store import ScoreStore
 
 CELLS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
@@ -34,7 +35,7 @@ def _archs_file(tmp_path, cells, name="archs.txt"):
 
 def _score(out, images, archs, *extra):
     return main(["score", "--data", str(images), "--archs", str(archs), "--out", str(out), "--proxies", "params,synflow",
-                 "--batch-size", "8", "--no-progress", *extra])
+                 "--batch-size", "8", "--no-progress", "--workers", "1", *extra])
 
 
 def test_score_writes_what_score_archs_computes(tmp_path, images):
@@ -61,8 +62,8 @@ def test_score_resumes_and_skips_done_rows(tmp_path, images, capsys):
     both = pd.read_csv(out, index_col="arch")
     assert list(both.index) == CELLS  # the two new rows added once, no duplicates
     pd.testing.assert_frame_equal(both.loc[CELLS[:2]], first)
-    cache = [line for line in (tmp_path / "s.csv.cache.jsonl").read_text().splitlines() if line]
-    assert len(cache) == 4
+    store = ScoreStore(tmp_path / "s.csv.store.db", readonly=True)
+    assert len(list(store.rows())) == 4 * 2  # 4 archs x 2 proxies, each once
 
 
 def test_other_settings_do_not_reuse_cached_scores(tmp_path, images, capsys):
@@ -105,7 +106,7 @@ def test_bad_inputs_give_one_clear_line(tmp_path, images, capsys):
     other = tmp_path / "other.csv"
     pd.DataFrame({"arch": [CELLS[0]], "meco": [1.0]}).to_csv(other, index=False)
     assert _score(other, images, _archs_file(tmp_path, CELLS[:1])) == 2  # never overwrites a file it did not write
-    assert "other.csv exists without its score cache" in capsys.readouterr().err
+    assert "other.csv exists without its score store" in capsys.readouterr().err
     assert list(pd.read_csv(other).columns) == ["arch", "meco"]
     assert main(["score", "--data", str(images), "--sample", "3", "--out", str(tmp_path / "y.csv")]) == 2
     assert "needs --data to be a data folder" in capsys.readouterr().err
@@ -133,3 +134,58 @@ def test_sample_from_shared_table(data_dir, tmp_path):
     assert len(got) == 2
     space = archscore.get_space("nb201")
     assert all(space.is_connected(space.from_string(c)) for c in got)
+
+
+def test_store_resumes_only_missing_proxies_and_export_matches(tmp_path, images, capsys):
+    """--store: a new proxy on the same settings computes only that proxy; export writes arch x proxies."""
+    store = tmp_path / "s.db"
+    archs = _archs_file(tmp_path, CELLS[:2])
+    base = ["score", "--data", str(images), "--archs", str(archs), "--batch-size", "8", "--no-progress", "--workers", "1",
+            "--store", str(store)]
+    assert main(base + ["--proxies", "params"]) == 0
+    first = {r[1]: r[10] for r in ScoreStore(store, readonly=True).rows()}  # arch -> creation time of params
+    assert main(base + ["--proxies", "params,synflow"]) == 0
+    rows = list(ScoreStore(store, readonly=True).rows())
+    assert sorted((r[1], r[2]) for r in rows) == sorted((c, p) for c in CELLS[:2] for p in ("params", "synflow"))
+    assert {r[1]: r[10] for r in rows if r[2] == "params"} == first  # params not recomputed
+    capsys.readouterr()
+    assert main(["store", "export", str(store), "--out", str(tmp_path / "e.csv")]) == 0
+    got = pd.read_csv(tmp_path / "e.csv")
+    assert list(got.columns) == ["arch", "params", "synflow"] and list(got["arch"]) == CELLS[:2]
+    assert main(base + ["--proxies", "params", "--init-seed", "1"]) == 0  # second settings in the same store
+    capsys.readouterr()
+    assert main(["store", "export", str(store), "--out", str(tmp_path / "f.csv")]) == 2
+    assert "holds 2 settings; pick one with --settings" in capsys.readouterr().err
+    assert not (tmp_path / "f.csv").exists()
+    assert main(["store", "export", str(store), "--out", str(tmp_path / "f.csv"), "--settings", "init_seed=1"]) == 0
+    assert list(pd.read_csv(tmp_path / "f.csv").columns) == ["arch", "params"]
+
+
+def test_duplicate_and_malformed_lines_are_reported_by_line(tmp_path, images, capsys):
+    archs = tmp_path / "dup.txt"
+    archs.write_text(f"{CELLS[0]}\n{CELLS[1]}\n{CELLS[0]}\nnot-a-cell\n")
+    assert _score(tmp_path / "d.csv", images, archs) == 2
+    assert "dup.txt:3: duplicate of line 1" in capsys.readouterr().err
+    assert _score(tmp_path / "d.csv", images, archs, "--bad-lines", "skip") == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 line(s): 3 (duplicate of line 1); 4 (" in err
+    assert list(pd.read_csv(tmp_path / "d.csv")["arch"]) == CELLS[:2]
+
+
+def test_failures_are_recorded_summarised_and_retried(tmp_path, images, capsys):
+    """A per-arch time limit no architecture meets: every one is a recorded failure, the run ends rc 0."""
+    store = tmp_path / "s.db"
+    argv = ["score", "--data", str(images), "--archs", str(_archs_file(tmp_path, CELLS[:2])), "--batch-size", "8",
+            "--no-progress", "--workers", "1", "--store", str(store), "--proxies", "params,synflow"]
+    assert main(argv + ["--timeout-per-arch", "0.001"]) == 0
+    out, err = capsys.readouterr()
+    fails = ScoreStore(store, readonly=True).failures(1)
+    assert sorted((a, p) for a, p, _ in fails) == sorted((c, p) for c in CELLS[:2] for p in ("params", "synflow"))
+    assert all("exceeded the time limit of 0.001 s" in e for _, _, e in fails)
+    assert "0 of 2 architectures fully scored" in out and "2 architectures have failures" in err
+    assert "--retry-failed" in err
+    assert main(argv) == 0 and "scoring 0 with" in capsys.readouterr().out  # failures count as done...
+    assert main(argv + ["--retry-failed"]) == 0  # ...unless retried
+    assert "scoring 2 with" in capsys.readouterr().out
+    assert ScoreStore(store, readonly=True).failures(1) == []
+    assert main(["store", "verify", str(store)]) == 0

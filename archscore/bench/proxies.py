@@ -27,7 +27,7 @@ Three protocols (``--protocol``, default all):
     (sum of single-proxy calls) / fwd+bwd.
 
 Every correlation carries a percentile-bootstrap 95% interval. Scores are
-cached per cell in ``OUT/scores.jsonl`` (:mod:`archscore.bench.cache`, keyed
+cached per cell in ``OUT/scores.db`` (:mod:`archscore.bench.cache`, keyed
 by cell, batch, seeds, space options, proxy set and proxy code), so an
 interrupted run resumes where it stopped. The
 models are built after ``torch.manual_seed(--init-seed)`` (42, as the
@@ -89,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-n", type=int, default=30, help="cells of the full-space sample timed in the cost protocol")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--out", type=Path, default=Path("bench_proxies_out"),
-                   help="output folder: results.json, results.md, scores.jsonl cache, plots/")
+                   help="output folder: results.json, results.md, scores.db score store, plots/")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--hard-network", choices=("reference", "benchmark"), default="reference",
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     inputs, targets_batch = reference_batch(images, batch_size=args.batch_size)
     args.out.mkdir(parents=True, exist_ok=True)
     space = archscore.get_space("nb201", **space_options)
-    cache_path = args.out / "scores.jsonl"
+    cache_path = args.out / "scores.db"
     scorer = Scorer(space, inputs, targets_batch, computed, seed=args.seed, init_seed=args.init_seed, device=args.device,
                     cache_path=cache_path, space_options=space_options)
 

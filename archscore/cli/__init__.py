@@ -38,8 +38,9 @@ COMMANDS: dict[str, Command] = {
     "info": Command("archscore.cli.info", "list spaces, proxies, estimators (with their modules) and benchmarks"),
     "demo": Command("archscore.cli.demo", "score and rank a pool of NB201 candidates"),
     "rank": Command("archscore.cli.rank", "rank your own candidate models (a Python file's list or dict) with zero-cost proxies"),
-    "score": Command("archscore.cli.score", "score many architectures with zero-cost proxies into a resumable CSV"),
+    "score": Command("archscore.cli.score", "score many architectures with zero-cost proxies into a resumable score store (and CSV)"),
     "search": Command("archscore.cli.search", "run a search strategy (BANANAS, REA, ...) against a table or your own evaluator"),
+    "store": Command("archscore.cli.store", "inspect, export (CSV/Parquet) and verify a score store"),
     "bench": Command("archscore.bench", "run a benchmark against ground truth"),
 }
 
