@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 import archscore
-from archscore.search.loops import random_search, regularized_evolution
+from archscore.search import EstimatorEvaluator, search
+from archscore.search.strategies import RegularizedEvolution
 from archscore.spaces import SPACES, CellSpace, ChoiceSpace, get_space, load_space, register_space
 
 CHOICES = {"width": [16, 32], "depth": [1, 2, 3], "act": ["relu", "gelu"]}
@@ -127,9 +128,10 @@ def test_encodings_surrogate_and_search_run_on_a_choice_space(space):
     est = archscore.create_estimator("rf", n_estimators=50, seed=0).fit(archs, [truth[a] for a in archs])
     pred = est.predict(archs)
     assert np.argmax(pred) == int(np.argmax([truth[a] for a in archs]))
-    result = regularized_evolution(space, est, budget=15, population_size=4, tournament_size=2, seed=0)
-    assert len(result.archs) == 15 and all(a.space == "test-mlps" for a in result.archs)
-    assert space.to_string(random_search(space, est, budget=12, seed=0).best) == "width=32,depth=3,act=relu"
+    result = search(space, RegularizedEvolution(population_size=4, tournament_size=2), EstimatorEvaluator(est), budget=12, seed=0)
+    assert len(result.history) == 12 and result.history["arch"].map(lambda s: space.from_string(s).space == "test-mlps").all()
+    # all 12 configurations queried: the best by the forest's estimate is the true best
+    assert result.best.arch == "width=32,depth=3,act=relu"
 
 
 def test_zc_estimators_and_registry_with_a_registered_instance(space):
