@@ -61,15 +61,11 @@ def load_table(path: Path | None):
     """The table behind ``--data``: a CSV file, or the NB201 table of a data folder."""
     import pandas as pd
 
-    from archscore.benchmarks import default_data_dir, load_nb201
+    from archscore.benchmarks import load_nb201
 
-    if path is None:
-        path = default_data_dir()
-        if path is None:
-            raise ValueError("no --data given and $ARCHSCORE_DATA is not set")
-    path = Path(path)
-    if path.is_dir():
+    if path is None or Path(path).is_dir():  # the NB201 table of the data folder (--data, else $ARCHSCORE_DATA)
         return load_nb201(path).table
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"table not found: {path}")
     return pd.read_csv(path)
@@ -107,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pool is not None or args.scores is not None:
         pool = Pool(size=args.pool, estimator=args.pool_estimator, keep=args.pool_keep)
         if args.scores is None:
-            from archscore.benchmarks import default_data_dir
-            from archscore.data import load_batch
+            from archscore.data import default_data_dir, load_batch
 
             src = args.images or args.data or default_data_dir()
             x, y, desc = load_batch(Path(src) if src is not None else None, 64, 0)

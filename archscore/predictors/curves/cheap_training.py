@@ -121,11 +121,6 @@ class CheapTraining(Estimator):
     num_threads : int, optional
         Torch CPU threads while training (restored afterwards); default: leave torch's setting.
 
-    ``fit(archs)`` trains the architectures and keeps their curves;
-    ``predict(archs)`` uses those and trains any other architecture again at
-    each call (it stores nothing), so call ``fit`` on the architectures you
-    will predict (``fit`` needs no targets).
-
     Attributes
     ----------
     curves_ : dict
@@ -134,6 +129,13 @@ class CheapTraining(Estimator):
         Architecture string -> mean training loss per epoch.
     seconds_ : dict
         Architecture string -> training wall time in seconds.
+
+    Notes
+    -----
+    ``fit(archs)`` trains the architectures and keeps their curves;
+    ``predict(archs)`` uses those and trains any other architecture again at
+    each call (it stores nothing), so call ``fit`` on the architectures you
+    will predict (``fit`` needs no targets).
     """
 
     def __archscore_tags__(self) -> Tags:
