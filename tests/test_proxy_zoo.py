@@ -270,7 +270,8 @@ def test_regression_targets_through_loss_fn():
     lin = nn.Linear(6, 1)
     g = torch.Generator().manual_seed(1)
     x, t = torch.randn(8, 6, generator=g), torch.randn(8, 1, generator=g)
-    r = P.compute(lin, x, t, ["grad_norm", "epe_nas"], loss_fn=F.mse_loss, nan_policy="warn")
+    with pytest.warns(RuntimeWarning, match="'epe_nas': epe_nas groups samples by class"):
+        r = P.compute(lin, x, t, ["grad_norm", "epe_nas"], loss_fn=F.mse_loss, nan_policy="warn")
     resid = x @ lin.weight.detach().T + lin.bias.detach() - t
     assert r["grad_norm"] == pytest.approx(float((2 * resid.T @ x / len(x)).norm()), rel=1e-5)
     assert math.isnan(r["epe_nas"])
@@ -335,6 +336,8 @@ def test_bad_arguments_give_clear_errors():
     for bad in ("abc", 1.5, True):
         with pytest.raises(TypeError, match="seed must be an integer"):
             P.compute(cnn, x, y, ["snip"], seed=bad)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        P.score_archs([], x, y, ["snip"], seed=1.5)
     with pytest.raises(ValueError, match="loss_fn must return a scalar loss.*got \\(8,\\)"):
         P.compute(cnn, x, y, ["snip"], loss_fn=lambda o, t: F.cross_entropy(o, t, reduction="none"))
 
@@ -345,7 +348,8 @@ def test_bad_arguments_give_clear_errors():
     y3 = y % 3
     with pytest.raises(ValueError, match="'snip' is undefined here: .*no conv/linear layer"):
         P.compute(NoParams(), x, y3, ["snip"])
-    r = P.compute(NoParams(), x, y3)  # all proxies: the weight-based ones are NaN, the others defined
+    with pytest.warns(RuntimeWarning, match="9 proxies are undefined"):
+        r = P.compute(NoParams(), x, y3)  # all proxies: the weight-based ones are NaN, the others defined
     assert r["params"] == 0 and math.isfinite(r["nwot"]) and math.isnan(r["synflow"]) and math.isnan(r["grasp"])
 
     class Uncopyable(nn.Linear):
