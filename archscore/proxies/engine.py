@@ -8,14 +8,23 @@ channel products, ``nwot.py``'s ReLU-code kernel, ``meco.py``'s eigenvalues).
 
 :func:`compute` scores one model on one batch with any set of proxies. It
 
-* deep-copies the model once (the caller's model, tensors and RNG state are
+* deep-copies the model once (the caller's model, tensors and RNG states are
   never touched: weights, buffers, ``training`` and ``requires_grad`` are
-  identical afterwards, the caller's ``inputs`` get no ``.grad``);
-* probes the copy with two samples to turn a wrong input shape or output into
-  a clear error;
-* seeds torch's RNGs inside :func:`torch.random.fork_rng` before each proxy
-  and before the shared passes, so a call is deterministic and independent of
-  which other proxies run;
+  identical afterwards, the caller's ``inputs`` get no ``.grad``; torch's,
+  numpy's and Python's global RNG states are restored even when the model
+  draws random numbers in ``forward``); a model that cannot be deep-copied
+  is a clear error;
+* scores the model in its own dtype (inputs are cast to it), takes integer
+  token ids for a model with an embedding (input gradients w.r.t. the
+  embedding output) and float targets with a custom ``loss_fn``;
+* probes the copy with two samples to turn a wrong input shape, dtype or
+  output into a clear error;
+* seeds torch's and numpy's RNGs (inside :func:`caller_rng_preserved`)
+  before the probe, before each proxy and before the shared passes, so a
+  call is deterministic and independent of which other proxies run;
+* treats a proxy that is undefined for the model, or evaluates to NaN or
+  infinity, by ``nan_policy``: by default NaN with ONE warning listing them
+  all when every proxy is computed, an error when proxies are named;
 * combines the providers of all requested proxies into the fewest passes:
   ONE train-mode forward whose graph serves every gradient provider (an
   input-gradient stage, then ONE loss backward w.r.t. the conv/linear weights
