@@ -730,6 +730,7 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
                 if reason is not None:
                     results[name] = _undefined(name, reason, nan_policy, undefined)
                     continue
+                reason = None
                 with caller_rng_preserved(device):
                     seed_all(seed)
                     try:
@@ -740,8 +741,10 @@ def _run(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: list[
                         else:
                             value = fn(session)
                     except ProxyUndefinedError as exc:
-                        results[name] = _undefined(name, str(exc), nan_policy, undefined)
-                        continue
+                        reason = str(exc)
+                if reason is not None:  # outside the except block: no chained traceback repeating the reason
+                    results[name] = _undefined(name, reason, nan_policy, undefined)
+                    continue
                 value = float(value)
                 if math.isnan(value):
                     value = _undefined(name, "it evaluated to NaN on this model and batch", nan_policy, undefined)
