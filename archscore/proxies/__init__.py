@@ -5,7 +5,8 @@
     from archscore import proxies
     proxies.list_proxies()                      # ['epe_nas', 'fisher', 'flops', ...]
     proxies.proxy_info("synflow")               # metadata: higher_is_better, needs_labels, uses, ...
-    scores = proxies.compute(model, x, y)       # all proxies, one call, shared passes
+    scores = proxies.compute(model, x, y)       # all proxies, one call, shared passes; undefined -> NaN + one warning
+    proxies.compute(model, x, y, ["nwot"])      # named proxies raise where undefined (unless nan_policy=...)
     df = proxies.score_archs(archs, x, y, space="nb201", seed=42)
 
 Each proxy's algorithm is in the module named after it (``proxies/nwot.py``,

@@ -19,6 +19,7 @@ Every registered proxy is also the estimator ``zc:<name>``
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from archscore.registry import Registry
@@ -81,6 +82,10 @@ class Provider:
     def hooks(self, model: "torch.nn.Module") -> list[Any]:
         """Install forward hooks on the working copy for the shared forward; return their handles."""
         return []
+
+    def forward_context(self) -> contextlib.AbstractContextManager:
+        """A context entered around every shared forward call (e.g. a ``TorchFunctionMode`` that sees functional ops)."""
+        return contextlib.nullcontext()
 
     def after_forward(self, chunk: Any) -> None:
         """Read the chunk's logits (``chunk.logits``, input ``chunk.x``); called for :attr:`input_grad` providers.
@@ -198,6 +203,11 @@ def register_proxy(
     modifies_weights : bool
         The proxy changes the working copy's weights or dtype (e.g. SynFlow's
         absolute weights); the session restores them afterwards.
+    **extra
+        More metadata. The engine reads ``needs_classes=True`` (undefined
+        with float targets, e.g. EPE-NAS groups samples by class) and
+        ``continuous_inputs=True`` (undefined for integer token-id inputs, e.g.
+        Zen-NAS's Gaussian inputs, SynFlow's all-ones input).
     """
     uses = provider_names(uses, name)
     loss_users = [u for u in uses if PROVIDERS.get(u).loss_backward]

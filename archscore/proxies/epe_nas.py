@@ -22,7 +22,7 @@ def epe_score(j: np.ndarray, labels: np.ndarray, n_classes: int, eps: float = EP
 
 
 @register_proxy(
-    "epe_nas", higher_is_better=True, needs_labels=True, needs_data=True, removes_bn=False, uses=(InputJacobian,),
+    "epe_nas", higher_is_better=True, needs_labels=True, needs_data=True, removes_bn=False, uses=(InputJacobian,), needs_classes=True,
     description="EPE-NAS: per-class Jacobian correlation score",
     citation="Lopes et al., EPE-NAS: Efficient Performance Estimation Without Training for NAS, ICANN 2021",
 )
@@ -35,6 +35,7 @@ def epe_nas(session) -> float:
     the score is ``sum_c |s_c|`` (for more than 100 classes,
     ``sum_{c,c'} |s_c - s_c'| / #classes``). Labels only group the samples.
     Deviation: zero-variance rows get correlation 1 (the reference gives NaN).
+    Undefined for float (regression) targets: there are no classes to group by.
     """
     j = session.shared(InputJacobian).cpu().numpy()
     labels = session.targets.cpu().numpy()

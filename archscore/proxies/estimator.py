@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from archscore.arch import Arch
 from archscore.base import ESTIMATORS, Estimator, Tags
 from archscore.proxies.base import PROXIES
-from archscore.proxies.engine import compute, resolve_names
+from archscore.proxies.engine import check_seed, compute, resolve_names
 from archscore.spaces import get_space
 from archscore.spaces.base import SearchSpace
 
@@ -103,7 +103,10 @@ def score_archs(
         the shared reference scores).
     num_classes : int, optional
         Classifier width; inferred as ``max(10, max(targets) + 1)`` when None.
-    nan_policy : {"raise", "warn", "ignore"}
+    nan_policy : {"raise", "warn", "ignore"}, default="warn"
+        Per architecture, as in :func:`archscore.proxies.compute`: with
+        ``"warn"`` an undefined proxy is NaN and each architecture with any
+        gets ONE warning listing them and why.
     progress : bool, optional
         tqdm bar; None shows it only on a terminal and for more than one architecture.
 
@@ -115,6 +118,9 @@ def score_archs(
         holds the wall time of each row (build excluded).
     """
     archs = list(archs)
+    seed = check_seed(seed)
+    if init_seed is not None:
+        init_seed = check_seed(init_seed)
     names = resolve_names(proxies)
     x, y = _as_batch((inputs, targets))
     ncls = _num_classes(num_classes, y)
@@ -152,6 +158,9 @@ class ZeroCostEstimator(Estimator):
         Inferred from the targets (at least 10) when None.
     device : None, "auto", "cpu" or "cuda"
     nan_policy : {"raise", "warn", "ignore"}, default="raise"
+        A ``zc:<proxy>`` estimator asks for its proxy by name, so an undefined
+        proxy raises by default (as ``compute(..., proxies=[name])``); pass
+        ``"warn"`` or ``"ignore"`` to get NaN predictions instead.
 
     Predictions are oriented higher-is-better: proxies declared
     ``higher_is_better=False`` are negated.

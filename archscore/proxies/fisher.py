@@ -71,6 +71,7 @@ class ChannelSaliency(Provider):
         self.calls.clear()
 
     def result(self) -> list[torch.Tensor]:
+        self.session.require_layers("fisher")
         per_layer = [torch.zeros(out_channels(m), device=self.session.device) for m in self.layers]
         for (li, _), rows in self.rows.items():
             g_nk = torch.cat(rows, 0)

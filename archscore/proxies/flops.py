@@ -21,12 +21,13 @@ def flops(session) -> float:
     that the forward pass dispatches (2 FLOPs per multiply-accumulate; norm
     layers, activations, pooling and additions are not counted, as in the
     usual MAC counts). Runs in eval mode without gradients on a zero input of
-    shape ``(1, *inputs.shape[1:])``. Divide by 2 for multiply-accumulates.
+    shape ``(1, *inputs.shape[1:])`` in the inputs' dtype (token id 0 for
+    token-id inputs). Divide by 2 for multiply-accumulates.
     """
     model = session.model
     was = model.training
     model.eval()
-    x = torch.zeros((1,) + tuple(session.inputs.shape[1:]), device=session.device)
+    x = torch.zeros((1,) + tuple(session.inputs.shape[1:]), dtype=session.inputs.dtype, device=session.device)
     try:
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:

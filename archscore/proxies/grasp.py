@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from archscore.proxies.base import Provider, register_provider, register_proxy
+from archscore.proxies.base import Provider, ProxyUndefinedError, register_provider, register_proxy
 from archscore.proxies.engine import Chunk, twice_differentiable
 from archscore.proxies.weight_grads import weights
 
@@ -35,6 +35,7 @@ class HessianGradient(Provider):
         self.weights = weights(session)
         self.hvp = [torch.zeros_like(w) for w in self.weights]
         self.full_grads = [torch.zeros_like(w) for w in self.weights] if session.split > 1 else None
+        self.broken: bool | None = None  # set by the first _check_twice_differentiable
 
     def keep_loss_graph(self) -> bool:
         return self.session.split == 1
@@ -45,6 +46,7 @@ class HessianGradient(Provider):
                 if g is not None:
                     self.full_grads[i] += g.detach()
             return
+        self._check_twice_differentiable(weight_grads)
         z = sum((g.detach() * g).sum() for g in weight_grads if g is not None)
         self._add_hvp(z)
 
@@ -57,8 +59,33 @@ class HessianGradient(Provider):
             with twice_differentiable(True):
                 loss = s.loss_fn(s.forward(x, y), y) * ((en - st) / s.n)
             gf = torch.autograd.grad(loss, self.weights, allow_unused=True, create_graph=True)
+            self._check_twice_differentiable(gf)
             z = sum((g0 * g).sum() for g0, g in zip(self.full_grads, gf) if g is not None)
             self._add_hvp(z)
+
+    def _check_twice_differentiable(self, grads: tuple) -> None:
+        """Fail when the gradient's graph is cut: a backward that cannot be differentiated again.
+
+        A custom ``autograd.Function`` marked ``@once_differentiable`` puts a
+        ``DelayedError`` node in the graph of ``g``; autograd prunes that
+        branch when differentiating ``g`` w.r.t. the weights, so ``H g`` would
+        silently miss every path through it. The graph of the gradients is
+        searched once for such nodes (a walk over its nodes, no numerics).
+        """
+        if self.broken is not None:
+            return
+        self.broken = False
+        stack = [g.grad_fn for g in grads if g is not None and g.grad_fn is not None]
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if type(node).__name__ in ("Error", "DelayedError"):  # the node @once_differentiable inserts
+                self.broken = True
+                return
+            stack.extend(nxt for nxt, _ in node.next_functions)
 
     def _add_hvp(self, z: Any) -> None:
         if isinstance(z, torch.Tensor) and z.requires_grad:
@@ -67,6 +94,12 @@ class HessianGradient(Provider):
                     self.hvp[i] += h.detach()
 
     def result(self) -> list[torch.Tensor]:
+        self.session.require_layers("grasp")
+        if self.broken:
+            raise ProxyUndefinedError(
+                "GraSP needs the Hessian-gradient product, but the loss gradient is not differentiable twice: the model "
+                "uses a custom autograd.Function whose backward is marked @once_differentiable (or otherwise cut from the "
+                "graph), so H g would silently miss every path through it")
         return self.hvp
 
 

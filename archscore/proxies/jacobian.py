@@ -3,7 +3,9 @@
 For each sample ``n``, ``J_n = d(sum_c y_nc)/dx_n`` (the gradient of the
 summed logits w.r.t. the input, as in the reference code:
 ``y.backward(ones_like(y))``), computed from the shared train-mode forward
-pass with one input-only backward.
+pass with one input-only backward. For integer token-id inputs the gradient
+is taken w.r.t. the output of the model's first embedding call (the first
+continuous representation of the input; ``Chunk.wrt``).
 
 Samples whose Jacobian is constant (zero variance: the network ignores its
 input, e.g. a disconnected NAS-Bench-201 cell) have undefined correlations,
@@ -40,7 +42,7 @@ class InputJacobian(Provider):
         self.parts: list[torch.Tensor] = []
 
     def after_forward(self, chunk: Chunk) -> None:
-        (j,) = torch.autograd.grad(chunk.logits.sum(), chunk.x, retain_graph=chunk.retain_graph)
+        (j,) = torch.autograd.grad(chunk.logits.sum(), chunk.wrt, retain_graph=chunk.retain_graph)
         self.parts.append(j.detach().reshape(chunk.stop - chunk.start, -1))
 
     def result(self) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from archscore.proxies.base import Provider, register_provider, register_proxy
+from archscore.proxies.base import Provider, ProxyUndefinedError, register_provider, register_proxy
 
 
 def min_correlation_eigenvalue(output: Any) -> float | None:
@@ -17,10 +17,11 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     The output (the first element of a tuple/list output) is reshaped to
     (channels, positions) for sample 0; the channel correlation matrix has its
     NaN/inf entries set to 0; its minimum eigenvalue comes from the symmetric
-    solver in float64. Returns 0.0 when there is a single position per channel
-    (the reference's all-NaN matrix, zeroed), and None for outputs that are not
-    floating-point tensors with a channel dimension or give a non-finite value
-    (skipped).
+    solver in float64. Returns None (skipped) when there is a single position
+    per channel (a Pearson correlation needs at least two observations; the
+    reference zeroes its all-NaN matrix, whose eigenvalues are 0, so skipping
+    leaves every sum unchanged) and for outputs that are not floating-point
+    tensors with a channel dimension or give a non-finite value.
     """
     t = output
     if isinstance(t, (tuple, list)):
@@ -29,7 +30,7 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
         return None
     fea = t[0].detach().reshape(t.shape[1], -1).to(torch.float64)
     if fea.shape[1] < 2 or fea.shape[0] < 1:
-        return 0.0  # correlation undefined -> zeroed, as the reference's nan -> 0
+        return None  # correlation undefined (one observation per channel): contributes nothing
     corr = torch.corrcoef(fea)
     corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
     v = float(torch.linalg.eigvalsh(corr).min())
@@ -61,6 +62,11 @@ class ModuleCorrelationEigenvalues(Provider):
             self.values.append(v)
 
     def result(self) -> list[float]:
+        if not self.values:
+            raise ProxyUndefinedError(
+                "meco needs module outputs with at least two positions per channel (conv feature maps, token "
+                "sequences): the Pearson correlation of one sample's channels is undefined when each channel is a "
+                "single number, as for every layer of an MLP on (N, features) inputs")
         return list(self.values)
 
 
@@ -79,8 +85,15 @@ def meco(session) -> float:
     (:func:`min_correlation_eigenvalue`); the score is the sum over modules.
     The forward pass is the shared train-mode pass over the real batch ("one
     data" = the features of one sample). Deviation: the symmetric eigen-solver
-    in float64 replaces the general one; outputs with a single position per
-    channel contribute 0 (the reference gets an all-NaN matrix, zeroed, whose
-    eigenvalues are 0).
+    in float64 replaces the general one.
+
+    Features with a single position per channel (2-D outputs (N, features) of
+    linear layers, globally pooled (N, C, 1, 1) maps) contribute nothing: the
+    paper's Pearson correlation of the channels of ONE sample's feature map
+    needs at least two positions per channel (the reference computes an
+    all-NaN matrix there, zeroes it and adds its eigenvalue 0, which gives the
+    same sum). A model with no such module output at all (an MLP on flat
+    features) therefore has no MeCo: undefined (NaN with the reason under the
+    default policy), not the reference's meaningless 0.0 for every MLP.
     """
     return float(sum(session.shared(ModuleCorrelationEigenvalues)))

@@ -9,7 +9,7 @@ from archscore.proxies.engine import bypass_batchnorm
 
 
 @register_proxy(
-    "synflow", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=True, modifies_weights=True,
+    "synflow", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=True, modifies_weights=True, continuous_inputs=True,
     description="SynFlow: sum |W * dR/dW| for R = sum of outputs of the |W| network on an all-ones input (float64, BN removed)",
     citation="Tanaka et al., Pruning neural networks without any data by iteratively conserving synaptic flow, NeurIPS 2020; "
              "Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021",
@@ -28,8 +28,12 @@ def synflow(session) -> float:
     NAS-Bench-201 cell finite (the largest are around 1e40, far below float64's
     1e308, whereas float32 overflows at 3e38); the ranking is exactly that of
     the reference. A network whose output does not depend on its weights along
-    any path (e.g. a disconnected cell) scores 0, the bottom.
+    any path (e.g. a disconnected cell) scores 0, the bottom. Undefined for
+    integer token-id inputs (no all-ones input) and for models without
+    conv/linear layers. The model's own dtype does not matter: SynFlow always
+    runs in float64.
     """
+    session.require_layers("synflow")
     model = session.model
     with bypass_batchnorm(model), torch.no_grad():
         model.double()

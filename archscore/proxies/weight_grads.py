@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from archscore.proxies.base import Provider, register_provider
+from archscore.proxies.base import Provider, ProxyUndefinedError, register_provider
 
 
 @register_provider
@@ -40,6 +40,8 @@ class WeightGrads(Provider):
                 self.grads[i] += g.detach()
 
     def result(self) -> list[torch.Tensor]:
+        if not self.session.layers:
+            raise ProxyUndefinedError("it scores the loss gradient of conv/linear weights and the model has no conv/linear layer")
         return self.grads
 
 

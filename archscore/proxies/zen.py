@@ -43,7 +43,7 @@ def _feature_module(model: nn.Module) -> nn.Module:
 
 
 @register_proxy(
-    "zen", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=False, modifies_weights=True,
+    "zen", higher_is_better=True, needs_labels=False, needs_data=False, removes_bn=False, modifies_weights=True, continuous_inputs=True,
     description="Zen-score: log of the pre-GAP feature change under a small input perturbation + sum of log BN scales (Gaussian init and inputs)",
     citation="Lin et al., Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition, ICCV 2021",
 )
@@ -58,7 +58,9 @@ def zen(session, mixup_gamma: float = 1e-2) -> float:
     the last linear layer when there is none). The score is
     ``log Δ + sum_BN log sqrt(mean(running_var))`` with the running variances
     left by those two forward passes, as in the reference. Undefined
-    (``nan_policy``) without BatchNorm. Deviation: ``Δ`` is floored at the
+    (``nan_policy``) without BatchNorm and for integer token-id inputs (the
+    Gaussian inputs are continuous). The Gaussian inputs are drawn in the
+    model's dtype. Deviation: ``Δ`` is floored at the
     smallest positive float32 so a network that ignores its input (a
     disconnected cell) scores finitely and at the bottom instead of ``-inf``.
     """
@@ -79,8 +81,8 @@ def zen(session, mixup_gamma: float = 1e-2) -> float:
     hooks.append(_feature_module(model).register_forward_pre_hook(lambda mod, inp: feats.append(inp[0].detach())))
     try:
         shape = tuple(session.inputs.shape)
-        x = torch.randn(shape, device=session.device)
-        e = torch.randn(shape, device=session.device)
+        x = torch.randn(shape, device=session.device, dtype=session.dtype)
+        e = torch.randn(shape, device=session.device, dtype=session.dtype)
         with torch.no_grad():
             model(x)
             model(x + gamma * e)

@@ -45,6 +45,7 @@ def zico(session, n_splits: int = 2) -> float:
     over layers. This needs its own passes: the shared full-batch pass has
     different BatchNorm statistics than the parts.
     """
+    session.require_layers("zico")
     n_splits = int(session.option("zico", "n_splits", n_splits))
     n = session.n
     if n_splits < 2 or n_splits > n:
