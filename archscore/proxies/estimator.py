@@ -162,6 +162,8 @@ class ZeroCostEstimator(Estimator):
         proxy raises by default (as ``compute(..., proxies=[name])``); pass
         ``"warn"`` or ``"ignore"`` to get NaN predictions instead.
 
+    Notes
+    -----
     Predictions are oriented higher-is-better: proxies declared
     ``higher_is_better=False`` are negated.
     """
