@@ -70,6 +70,9 @@ class SearchContext:
     fidelities : tuple of int
         The evaluator's fidelities (empty: one).
     budget : int
+    objectives : dict
+        ``{name: "min" | "max"}`` of a multi-objective search (empty otherwise);
+        ``objective_values(string, evaluation)`` gives their values.
     """
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, allowed: list[str] | None, warm: list[Arch],
@@ -84,6 +87,10 @@ class SearchContext:
         #: string -> Evaluation of every architecture evaluated at full fidelity so far
         self.results: dict[str, Evaluation] = {}
         self._arch_cache: dict[str, Arch] = {}
+        #: ``{name: "min" | "max"}`` of a multi-objective search (empty: maximise the value)
+        self.objectives: dict[str, str] = {}
+        #: ``(string, Evaluation) -> array`` of objective values in ``objectives``' order (None: some missing or non-finite)
+        self.objective_values: Any = lambda key, ev: None
 
     # ------------------------------------------------------------ strings
     def key(self, arch: Arch) -> str:
