@@ -238,10 +238,10 @@ class MetricResolver:
             est.build = lambda arch: space.build(arch, num_classes=n_cls)  # type: ignore[method-assign]
         return lambda arch: float(np.asarray(est.predict([arch])).reshape(-1)[0])
 
-    def function(self, metric: Any, unit_kind: str | None = None) -> tuple[str, Callable[[Arch, str], float]]:
-        """Like :meth:`resolve`, returning a cached ``(arch, key) -> float``."""
+    def function(self, metric: Any, unit_kind: str | None = None, tag: str | None = None) -> tuple[str, Callable[[Arch, str], float]]:
+        """Like :meth:`resolve`, returning a ``(arch, key) -> float`` cached under ``tag`` (default: the name)."""
         name, fn = self.resolve(metric, unit_kind)
-        tag = name if isinstance(metric, str) else f"{name}@{id(metric)}"
+        tag = tag or name
 
         def cached(arch: Arch, key: str) -> float:
             k = (tag, key)
@@ -263,7 +263,8 @@ class ConstraintSet:
     def __init__(self, constraints: Any, resolver: MetricResolver) -> None:
         self.constraints, self.checks = as_constraints(constraints)
         self.resolver = resolver
-        self._fns = [resolver.function(c.metric, c.unit_kind) for c in self.constraints]
+        # one cache tag per constraint position (two callables may share a __qualname__ such as "<lambda>")
+        self._fns = [resolver.function(c.metric, c.unit_kind, tag=f"c{i}:{c.name}") for i, c in enumerate(self.constraints)]
 
     def __bool__(self) -> bool:
         return bool(self.constraints or self.checks)

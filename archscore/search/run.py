@@ -327,7 +327,7 @@ def _objectives(objectives: Any, evaluator: Any, resolver: MetricResolver) -> tu
             sources.append(("extra", name, None))
         else:  # a cost known before the query: a table column or an estimator, as for constraints
             try:
-                _, fn = resolver.function(name)
+                _, fn = resolver.function(name, tag=f"objective:{name}")
             except ValueError as exc:
                 reported = ", ".join(c for c in ("value", target, report, *extra) if c)
                 raise ValueError(f"objective {name!r} is neither reported by the evaluator ({reported}) nor a known metric: {exc}") from None
@@ -540,6 +540,7 @@ def search(
                 if reason:
                     n_refused += 1
                     idle += 1
+                    ctx.refused.add(key)
                     if key not in refused:
                         refused[key] = {"arch": key, "reason": reason, "after_query": len(rows), **values}
                         logger.info("refused %s (no query spent): %s", key, reason)
@@ -605,9 +606,13 @@ def search(
         raise ValueError(f"{hist.csv} holds {len(replay)} queries but this run stopped after {len(rows)}: it is the history "
                          "of a run with a larger budget; pass that budget to continue it")
     history = _history_frame(rows)
-    for kind, name, fn in sources:  # objectives known before the query get their own history column
-        if kind == "metric" and name not in history.columns:
+    for kind, name, fn in sources:  # every objective gets a history column under its own name
+        if name in history.columns:
+            continue
+        if kind == "metric":  # known before the query (a table column, an estimator)
             history[name] = [fn(ctx.arch(a), a) if ok else math.nan for a, ok in zip(history["arch"], _full_mask(history))]
+        elif kind in ("value", "report"):
+            history[name] = history[kind]
     history.attrs["objective_columns"] = {name: ("value" if kind == "value" else "report" if kind == "report" else name)
                                           for kind, name, _ in sources}
     best = _best(history)
