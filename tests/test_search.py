@@ -350,10 +350,9 @@ def test_training_evaluator_really_trains_and_records_curves():
     h = res.history
     assert len(h) == 2 and (h["epochs"] == 2).all() and (h["cost"] > 0).all()
     assert h["value"].between(0, 100).all() and (h["error"] == "").all()
-    curves = ev.estimator.curves_
-    for s, v in zip(h["arch"], h["value"]):
-        arch = get_space("nb201").from_string(s)
-        assert curves[arch.spec][-1] == pytest.approx(v)  # the value is the last observed validation accuracy
+    assert not hasattr(ev.estimator, "curves_")  # each query fits a clone: the evaluator's estimator stays unfitted
+    one = ev.evaluate(get_space("nb201").from_string(h["arch"][0]))
+    assert len(one.curve) == 2 and one.curve[-1] == pytest.approx(one.value)  # the value is the last observed validation accuracy
 
 
 def test_bananas_candidates_mutate_the_best_and_skip_queried():

@@ -130,3 +130,31 @@ def test_cli_objectives_write_the_front(tmp_path, capsys):
     assert "Pareto front of acc (max), lat (min): 4 architectures" in capsys.readouterr().out
     with pytest.raises(ValueError, match="--objective needs NAME=max or NAME=min"):
         cli_search.run(p.parse_args(["--budget", "3", "--data", str(path), "--target", "acc", "--objective", "lat"]))
+
+
+def test_bench_multiobjective_on_a_small_joined_table(tmp_path):
+    from archscore.bench import multiobjective as bench
+
+    df = synthetic_space_table(n=80, seed=3)
+    (tmp_path / "nb201").mkdir()
+    (tmp_path / "hwnasbench").mkdir()
+    nb = pd.DataFrame({"arch": df["arch"], "valid_acc_200ep": df["acc"], "test_acc_200ep": df["acc"] + 0.5})
+    nb.to_csv(tmp_path / "nb201" / "nb201_cifar10.csv", index=False)
+    hw = pd.DataFrame({"arch": df["arch"][::-1], "edgegpu_latency": df["lat"][::-1], "raspi4_latency": 2 * df["lat"][::-1]})
+    hw.to_csv(tmp_path / "hwnasbench" / "hwnasbench_nb201_cifar10_dev.csv", index=False)
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--data", str(tmp_path), "--devices", "edgegpu_latency,raspi4_latency", "--strategies", "rea-mo,random",
+                         "--budget", "15", "--seeds", "2", "--out", str(tmp_path / "out")])
+    bench.run(args)
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert len(runs) == 2 * 2 * 2 and (runs["queries"] == 15).all()
+    assert (runs["hv_ratio"] <= 1 + 1e-12).all() and (runs["hv_ratio"] > 0).all()  # no front beats the whole table's
+    # HV* of the true front (brute force over all rows) with the documented reference point
+    joined = nb.merge(hw, on="arch")
+    ref = [joined["test_acc_200ep"].min(), joined["edgegpu_latency"].max()]
+    hv_true = hypervolume(joined[["test_acc_200ep", "edgegpu_latency"]].to_numpy(), ref, maximize=[True, False])
+    r = runs[runs.device == "edgegpu_latency"].iloc[0]
+    assert r["hv"] / r["hv_ratio"] == pytest.approx(hv_true)
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert f"{hv_true:.2f}" in md and "Reference point per device" in md
