@@ -138,14 +138,16 @@ def run(args: argparse.Namespace) -> int:
         f"Reference point per device: ({args.test} minimum over the table, latency maximum over the table) -- the table's nadir. "
         "HV / HV* is the found hypervolume as a fraction of the true front's.",
     )
-    t = Table(["device", "strategy", "runs", "HV mean", "HV std", "HV / HV* mean", "HV / HV* std", "front size", "true-front cells found", "s / run"],
-              left=2)
+    t = Table(["device", "strategy", "runs", "HV mean", "HV std", "HV / HV* mean", "HV / HV* std", "seeds > random (same seed)",
+               "front size", "true-front cells found", "s / run"], left=2)
     for dev in devices:
+        rnd = runs[(runs.device == dev) & (runs.strategy == "random")].set_index("seed").hv
         for strat in strategies:
             r = runs[(runs.device == dev) & (runs.strategy == strat)]
+            wins = "" if strat == "random" or rnd.empty else f"{int((r.set_index('seed').hv > rnd).sum())}/{len(r)}"
             t.add(dev, strat, len(r), f"{r.hv.mean():.2f}", f"{r.hv.std(ddof=1) if len(r) > 1 else 0:.2f}", f"{r.hv_ratio.mean():.4f}",
-                  f"{r.hv_ratio.std(ddof=1) if len(r) > 1 else 0:.4f}", f"{r.front_size.mean():.1f}", f"{r.true_front_cells_found.mean():.2f}",
-                  f"{r.seconds.mean():.2f}")
+                  f"{r.hv_ratio.std(ddof=1) if len(r) > 1 else 0:.4f}", wins, f"{r.front_size.mean():.1f}",
+                  f"{r.true_front_cells_found.mean():.2f}", f"{r.seconds.mean():.2f}")
     report.section(f"Hypervolume of the front found with {args.budget} queries (mean ± std over seeds)", table=t)
     tt = Table(["device", "reference point (test acc, latency)", "true front cells", "HV* (true front)"], left=2)
     for dev in devices:
