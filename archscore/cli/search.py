@@ -26,7 +26,7 @@ Multi-objective search (``--objective NAME=max|min``, repeatable; columns
 other than the target and report are read with each query, ``--strategy
 nsga2``) writes the Pareto front to ``OUT/front.csv``::
 
-    archscore search --data table.csv --strategy nsga2 --target valid_acc_200ep \
+    archscore search --data table.csv --strategy nsga2 --target valid_acc_200ep \\
         --objective valid_acc_200ep=max --objective edgegpu_latency=min --budget 100 --out run/
 """
 
@@ -94,15 +94,10 @@ def load_table(path: Path | None):
     import pandas as pd
 
     from archscore.benchmarks import load_nb201
-    from archscore.data import default_data_dir
 
-    if path is None:
-        path = default_data_dir()
-        if path is None:
-            raise ValueError("no --data given and $ARCHSCORE_DATA is not set")
-    path = Path(path)
-    if path.is_dir():
+    if path is None or Path(path).is_dir():  # the NB201 table of the data folder (--data, else $ARCHSCORE_DATA)
         return load_nb201(path).table
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"table not found: {path}")
     return pd.read_csv(path)
