@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from archscore.arch import Arch
 from archscore.registry import Registry
-
-if TYPE_CHECKING:  # pragma: no cover
-    from archscore.search.context import SearchContext
 
 
 @dataclass
@@ -91,7 +88,7 @@ class Strategy:
     budget_aware: bool = False
     needs_mutate: bool = False
 
-    def start(self, ctx: "SearchContext") -> None:
+    def start(self, ctx: Any) -> None:  # ctx: archscore.search.context.SearchContext (which imports this module)
         """Set up the state from the search context (called once per run)."""
         self.ctx = ctx
 
