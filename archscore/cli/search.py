@@ -12,6 +12,22 @@ run goes (rerun the same command to resume a killed run), the best-so-far
 curve to ``OUT/best_so_far.png``. A pool is scored in one call of
 ``--pool-estimator``, from ``--scores`` (``archscore score`` CSVs, comma
 separated) when given, else live on a minibatch of ``--images``.
+
+Constraints are checked before a query is spent (``--constraint``,
+repeatable): ``NAME OP NUMBER[UNIT]`` with NAME a hardware estimator
+(``hw:latency``, ``hw:params``, ``hw:macs``, ``hw:peak_memory``,
+``hw:peak_sram``, or ``params``/``latency``/... for short) or a column of the
+table, OP one of ``<= < >= >``, and UNIT ``us``/``ms``/``s`` (converted to
+ms), ``B``/``KB``/``MB``/``KiB``/``MiB`` or ``k``/``M``/``G``::
+
+    archscore search ... --constraint "hw:latency<=5ms" --constraint "params<=1.5M"
+
+Multi-objective search (``--objective NAME=max|min``, repeatable; columns
+other than the target and report are read with each query, ``--strategy
+nsga2``) writes the Pareto front to ``OUT/front.csv``::
+
+    archscore search --data table.csv --strategy nsga2 --target valid_acc_200ep \\
+        --objective valid_acc_200ep=max --objective edgegpu_latency=min --budget 100 --out run/
 """
 
 from __future__ import annotations
@@ -41,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", type=Path, default=None, help="images for live pool scoring (.npz, CIFAR-10 tarball or data folder; default: --data)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (JSON value), repeatable, e.g. --param acquisition=\"ucb\"")
     p.add_argument("--max-params", type=float, default=None, help="refuse architectures with more parameters (checked before a query)")
+    p.add_argument("--constraint", action="append", default=[], metavar="EXPR",
+                   help="constraint checked before a query, repeatable: NAME OP NUMBER[UNIT], e.g. 'hw:latency<=5ms', "
+                        "'params<=1.5M', 'edgegpu_latency<=3' (a table column)")
+    p.add_argument("--objective", action="append", default=[], metavar="NAME=max|min",
+                   help="objective of a multi-objective search (e.g. --strategy nsga2), repeatable: the target, the report "
+                        "or another table column, e.g. --objective edgegpu_latency=min")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -55,6 +77,16 @@ def _strategy_params(items: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[k.strip()] = v
     return out
+
+
+def _objectives(items: list[str]) -> dict[str, str] | None:
+    out = {}
+    for item in items:
+        name, sep, d = item.rpartition("=")
+        if not sep or not name.strip() or d.strip() not in ("min", "max"):
+            raise ValueError(f"--objective needs NAME=max or NAME=min, got {item!r}")
+        out[name.strip()] = d.strip()
+    return out or None
 
 
 def load_table(path: Path | None):
@@ -96,8 +128,15 @@ def run(args: argparse.Namespace) -> int:
 
     from archscore.search import Pool, TabularEvaluator, search
 
+    from archscore.search.constraints import as_constraints
+
     table = load_table(args.data)
-    ev = TabularEvaluator(table, target=args.target, report=args.report, space=args.space)
+    objectives = _objectives(args.objective)
+    constraints: list = list(args.constraint)
+    as_constraints(constraints)  # a malformed expression fails here, before the table is indexed
+    # objectives that are table columns (other than target/report) come with each query
+    extra = [c for c in (objectives or {}) if c not in (args.target, args.report, "value", "report") and c in table.columns]
+    ev = TabularEvaluator(table, target=args.target, report=args.report, space=args.space, extra=extra)
     pool = None
     data = None
     if args.pool is not None or args.scores is not None:
@@ -109,9 +148,10 @@ def run(args: argparse.Namespace) -> int:
             x, y, desc = load_batch(Path(src) if src is not None else None, 64, 0)
             logger.info("pool scored live on %s", desc)
             data = (x, y)
-    constraints = {"max_params": args.max_params} if args.max_params is not None else None
+    if args.max_params is not None:
+        constraints.append(("hw:params", "<=", args.max_params))
     res = search(args.space, args.strategy, ev, budget=args.budget, seed=args.seed, pool=pool, data=data, scores=args.scores,
-                 out=args.out, constraints=constraints, progress=not args.no_progress,
+                 out=args.out, constraints=constraints or None, objectives=objectives, progress=not args.no_progress,
                  strategy_params=_strategy_params(args.param))
     if res.best is None:
         print("no successful query")
@@ -121,6 +161,14 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         line += f"  {args.report}={b.report:.4f}"
     print(line)
+    if res.n_refused:
+        print(f"refused before any query (constraints): {len(res.refused)} architectures")
+    if objectives:
+        front = res.front
+        print(f"Pareto front of {', '.join(f'{k} ({d})' for k, d in objectives.items())}: {len(front)} architectures")
+        print(front.to_string(index=False))
+        if args.out is not None:
+            front.to_csv(Path(args.out) / "front.csv", index=False)
     if res.pool_seconds or res.surrogate_seconds:
         print(f"estimator cost: pool {res.pool_seconds:.1f} s, surrogate fits {res.surrogate_seconds:.1f} s")
     if args.out is not None:
@@ -132,5 +180,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             logger.warning("matplotlib is not installed: no plot (pip install 'archscore[plot]')")
         np.savetxt(Path(args.out) / "best_so_far.txt", curve, fmt="%.6g")
+        if len(res.refused):
+            res.refused.to_csv(Path(args.out) / "refused.csv", index=False)
         print(f"history: {Path(args.out) / 'history.csv'}")
     return 0

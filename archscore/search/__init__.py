@@ -10,8 +10,10 @@
     res.best      # the query with the highest value: arch, value, report
 
 Strategies (``list_strategies()``): ``random``, ``rea``, ``local``,
-``bananas``, ``reinforce``, ``sh``, ``hyperband``. See :func:`search` for the
-budget, repeats, failures, constraints, early stopping and resuming.
+``bananas``, ``reinforce``, ``sh``, ``hyperband``, and the multi-objective
+``nsga2`` and ``rea-mo`` (``objectives=``; ``res.front``). See :func:`search`
+for the budget, repeats, failures, constraints (:mod:`archscore.search.constraints`:
+``constraints=["hw:latency<=5ms", "params<=1.5M"]``), early stopping and resuming.
 """
 
 from archscore.search.base import (
@@ -23,6 +25,7 @@ from archscore.search.base import (
     list_strategies,
     register_strategy,
 )
+from archscore.search.constraints import Constraint, parse_constraint
 from archscore.search.context import SearchContext, neighbours
 from archscore.search.evaluators import (
     EVALUATORS,
@@ -38,7 +41,7 @@ from archscore.search.pool import Pool, load_scores
 from archscore.search.run import BestQuery, SearchResult, search
 
 __all__ = [
-    "STRATEGIES", "EVALUATORS", "BestQuery", "Evaluation", "Evaluator", "EstimatorEvaluator", "FunctionEvaluator", "Pool",
+    "STRATEGIES", "EVALUATORS", "BestQuery", "Constraint", "parse_constraint", "Evaluation", "Evaluator", "EstimatorEvaluator", "FunctionEvaluator", "Pool",
     "Proposal", "SearchContext", "SearchResult", "Strategy", "TabularEvaluator", "TrainingEvaluator", "check_one_at_a_time", "get_evaluator",
     "get_strategy", "list_strategies", "load_scores", "neighbours", "register_strategy", "search",
 ]

@@ -45,7 +45,9 @@ class Evaluation:
     ``value`` is maximised by the search (NaN when the evaluation failed,
     with ``error`` saying why); ``report`` is a metric only recorded (e.g. test
     accuracy); ``cost`` is in the evaluator's cost units (epochs, seconds...);
-    ``curve`` is the per-epoch learning curve when the evaluator gives one.
+    ``curve`` is the per-epoch learning curve when the evaluator gives one;
+    ``extra`` holds further reported columns (``TabularEvaluator(extra=...)``),
+    e.g. a measured latency for multi-objective search.
     """
 
     value: float
@@ -55,6 +57,7 @@ class Evaluation:
     epochs: float = math.nan
     error: str = ""
     stopped: bool = False  #: training was stopped early (``value`` is the last observed one)
+    extra: dict[str, float] = field(default_factory=dict)  #: further metrics reported with the query (e.g. latency)
 
     @property
     def ok(self) -> bool:
@@ -111,7 +114,7 @@ def _jsonable(v: Any) -> bool:
 
 
 #: Every search strategy by name.
-STRATEGIES = Registry("search strategy", plugins=("archscore.search.strategies",))
+STRATEGIES = Registry("search strategy", plugins=("archscore.search.strategies", "archscore.search.multiobjective"))
 
 
 def register_strategy(name: str, cls: Any = None, **metadata: Any):

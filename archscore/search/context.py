@@ -70,6 +70,9 @@ class SearchContext:
     fidelities : tuple of int
         The evaluator's fidelities (empty: one).
     budget : int
+    objectives : dict
+        ``{name: "min" | "max"}`` of a multi-objective search (empty otherwise);
+        ``objective_values(string, evaluation)`` gives their values.
     """
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, allowed: list[str] | None, warm: list[Arch],
@@ -84,6 +87,12 @@ class SearchContext:
         #: string -> Evaluation of every architecture evaluated at full fidelity so far
         self.results: dict[str, Evaluation] = {}
         self._arch_cache: dict[str, Arch] = {}
+        #: ``{name: "min" | "max"}`` of a multi-objective search (empty: maximise the value)
+        self.objectives: dict[str, str] = {}
+        #: strings refused by a constraint (never sampled again)
+        self.refused: set[str] = set()
+        #: ``(string, Evaluation) -> array`` of objective values in ``objectives``' order (None: some missing or non-finite)
+        self.objective_values: Any = lambda key, ev: None
 
     # ------------------------------------------------------------ strings
     def key(self, arch: Arch) -> str:
@@ -112,9 +121,12 @@ class SearchContext:
 
     # -------------------------------------------------------------- moves
     def sample(self, n: int, exclude_seen: bool = True) -> list[Arch]:
-        """``n`` distinct architectures uniformly from the allowed set (not yet evaluated when ``exclude_seen``)."""
+        """``n`` distinct architectures uniformly from the allowed set (not yet evaluated when ``exclude_seen``).
+
+        Architectures a constraint refused are never drawn.
+        """
         if self.allowed is not None:
-            pool = [s for s in self.allowed if not (exclude_seen and s in self.results)]
+            pool = [s for s in self.allowed if not (exclude_seen and s in self.results) and s not in self.refused]
             if not pool:
                 return []
             idx = self.rng.choice(len(pool), size=min(n, len(pool)), replace=False)
@@ -123,7 +135,7 @@ class SearchContext:
         for _ in range(20):
             for a in self.space.sample(max(n, 1), seed=int(self.rng.integers(2**31))):
                 k = self.key(a)
-                if k in keys or (exclude_seen and k in self.results):
+                if k in keys or (exclude_seen and k in self.results) or k in self.refused:
                     continue
                 keys.add(k)
                 out.append(a)

@@ -122,10 +122,15 @@ class TabularEvaluator(Evaluator):
     curve : str, optional
         Column of per-epoch learning curves (JSON lists) for early stopping,
         e.g. ``"valid_acc_per_epoch"``.
+    extra : sequence of str, optional
+        Further columns reported with each full-fidelity query (recorded in
+        the history under their names; objectives of multi-objective search),
+        e.g. ``["edgegpu_latency"]``.
     """
 
     def __init__(self, table: Any, target: str, report: str | None = None, space: Any = None, cost: str | None = None,
-                 fidelities: Mapping[int, str] | None = None, curve: str | None = None) -> None:
+                 fidelities: Mapping[int, str] | None = None, curve: str | None = None,
+                 extra: Sequence[str] | None = None) -> None:
         if isinstance(table, (str, os.PathLike)):
             table = pd.read_csv(Path(table))
         if not isinstance(table, pd.DataFrame):
@@ -138,9 +143,17 @@ class TabularEvaluator(Evaluator):
             raise ValueError(f"the table needs an 'arch' column (or index) of architecture strings; columns: {', '.join(map(str, table.columns))}")
         if not strings:
             raise ValueError("the table has no rows")
-        for what, col in (("target", target), ("report", report), ("cost", cost), ("curve", curve)):
+        if isinstance(extra, str):
+            extra = [extra]
+        extra = list(extra or [])
+        for what, col in (("target", target), ("report", report), ("cost", cost), ("curve", curve),
+                          *(("extra", c) for c in extra)):
             if col is not None and col not in table.columns:
                 raise _missing_column(what, col, list(table.columns))
+        reserved = {"query", "arch", "value", "report", "cost", "fidelity", "epochs", "stopped", "error"}
+        clash = [c for c in extra if c in reserved]
+        if clash:
+            raise ValueError(f"extra column(s) {clash} clash with the history's own columns; rename them in the table")
         fid = {}
         for f, col in dict(fidelities or {}).items():
             if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
@@ -149,6 +162,7 @@ class TabularEvaluator(Evaluator):
                 raise _missing_column(f"fidelity {f}", col, list(table.columns))
             fid[int(f)] = col
         self.target, self.report, self.cost, self.curve = target, report, cost, curve
+        self.extra = extra
         self.fidelity_columns = dict(sorted(fid.items()))
         self.fidelities = tuple(self.fidelity_columns)
         self.cost_unit = "cost" if cost else ("epochs" if fid else "queries")
@@ -165,6 +179,18 @@ class TabularEvaluator(Evaluator):
 
     def candidates(self) -> list[str]:
         return list(self._strings)
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns (``arch`` left out)."""
+        return [str(c) for c in self._table.columns if c != "arch"]
+
+    def column_value(self, arch: str, column: str) -> float:
+        """The table's ``column`` for the architecture string ``arch`` (a cost known without a query, e.g. a latency)."""
+        i = self._row.get(arch)
+        if i is None:
+            raise KeyError(f"architecture {arch!r} is not in the table")
+        return float(self._table[column].iat[i])
 
     def has_curves(self) -> bool:
         return self.curve is not None
@@ -191,10 +217,12 @@ class TabularEvaluator(Evaluator):
             raw = row[self.curve]
             curve = [float(v) for v in (json.loads(raw) if isinstance(raw, str) else raw)]
         epochs = float(len(curve)) if curve is not None else (float(self.fidelities[-1] if full else fidelity) if self.fidelities else math.nan)
-        return Evaluation(value, report=report, cost=cost, curve=curve, epochs=epochs)
+        extra = {c: float(row[c]) for c in self.extra} if full else {}
+        return Evaluation(value, report=report, cost=cost, curve=curve, epochs=epochs, extra=extra)
 
     def fingerprint(self) -> dict[str, Any]:
         return {"evaluator": "TabularEvaluator", "target": self.target, "report": self.report, "cost": self.cost,
+                **({"extra": list(self.extra)} if self.extra else {}),
                 "fidelities": {str(k): v for k, v in self.fidelity_columns.items()}, "curve": self.curve,
                 "space": self.space.name, "n_rows": len(self._strings)}
 

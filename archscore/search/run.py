@@ -46,8 +46,9 @@ from tqdm.auto import tqdm
 
 import archscore
 from archscore.arch import Arch
-from archscore.registry import unknown_choice_error
+from archscore.hardware.pareto import pareto_front
 from archscore.search.base import Evaluation, Proposal, check_budget, get_strategy
+from archscore.search.constraints import ConstraintSet, MetricResolver
 from archscore.search.context import SearchContext
 from archscore.search.evaluators import get_evaluator, resolve_space
 from archscore.search.pool import Pool
@@ -57,10 +58,12 @@ logger = logging.getLogger(__name__)
 #: Version of the history format (``run.json``); a newer one is refused.
 HISTORY_FORMAT = 1
 #: Columns of ``history.csv`` (strategy fields go, as JSON, in ``info``).
-COLUMNS = ("query", "arch", "value", "report", "cost", "fidelity", "epochs", "stopped", "error", "rng", "info")
+COLUMNS = ("query", "arch", "value", "report", "cost", "fidelity", "epochs", "stopped", "error", "rng", "info", "extra")
+#: Columns of histories written before ``extra`` (reported metrics such as latency) was recorded; still read and continued.
+OLD_COLUMNS = COLUMNS[:-1]
 #: Consecutive proposals that spend nothing (repeats, refused) before the run stops as exhausted.
 MAX_IDLE_PROPOSALS = 2000
-KNOWN_CONSTRAINTS = ("max_params",)
+_DIRECTIONS = {"min": "min", "minimize": "min", "max": "max", "maximize": "max"}
 
 
 @dataclass
@@ -101,6 +104,28 @@ class SearchResult:
     pool_seconds: float = 0.0
     surrogate_seconds: float = 0.0
     stats: dict = field(default_factory=dict)
+    refused: pd.DataFrame | None = None
+    objectives: dict = field(default_factory=dict)
+
+    @property
+    def front(self) -> pd.DataFrame:
+        """The Pareto front of the successful full-fidelity queries over ``objectives`` (one row per architecture).
+
+        Columns: ``query``, ``arch`` and one per objective (named as given to
+        :func:`search`), sorted by the first objective
+        (:func:`archscore.hardware.pareto.pareto_front`). Without
+        ``objectives`` the front is the single best query by value.
+        """
+        objectives = self.objectives or {"value": "max"}
+        h = self.history
+        ok = _full_mask(h) & np.isfinite(h["value"].to_numpy(dtype=float)) if len(h) else np.zeros(0, bool)
+        cols = {name: _objective_column(name, h) for name in objectives}
+        frame = pd.DataFrame({"query": h["query"][ok].to_numpy(), "arch": h["arch"][ok].to_numpy(),
+                              **{name: h[c][ok].to_numpy(dtype=float) for name, c in cols.items()}})
+        frame = frame[np.all(np.isfinite(frame[list(objectives)].to_numpy(float)), axis=1)] if len(frame) else frame
+        if frame.empty:
+            return frame
+        return pareto_front(frame, dict(objectives)).reset_index(drop=True)
 
     @property
     def archs(self) -> list[Arch]:
@@ -117,6 +142,10 @@ class SearchResult:
                 best_v, best_i = v, i
             out.append(h[column].iat[best_i] if best_i is not None else math.nan)
         return np.asarray(out, dtype=float)
+
+
+def _objective_column(name: str, h: pd.DataFrame) -> str:
+    return name if name in h.columns else h.attrs.get("objective_columns", {}).get(name, name)
 
 
 def _full_mask(h: pd.DataFrame) -> np.ndarray:
@@ -146,6 +175,7 @@ class _History:
         self.csv = self.dir / "history.csv"
         self.meta_path = self.dir / "run.json"
         self.rows: list[dict[str, Any]] = []
+        self.columns = COLUMNS
         if self.dir.exists() and not self.dir.is_dir():
             raise ValueError(f"out={str(out)!r} is a file; search writes a folder (history.csv, run.json)")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +187,7 @@ class _History:
         self._write_meta(meta)
         self._fh = open(self.csv, "a", newline="", encoding="utf-8")
         if self._fh.tell() == 0:
+            self.columns = COLUMNS
             self._fh.write(",".join(COLUMNS) + "\n")
             self._sync()
 
@@ -172,7 +203,7 @@ class _History:
         if int(old.get("version", 0)) > HISTORY_FORMAT:
             raise ValueError(f"{self.csv} was written by a newer history format (version {old.get('version')}, this archscore reads "
                              f"{HISTORY_FORMAT}); upgrade archscore to resume it")
-        for key in ("space", "strategy", "strategy_params", "evaluator", "seed", "pool", "constraints", "early_stopping"):
+        for key in ("space", "strategy", "strategy_params", "evaluator", "seed", "pool", "constraints", "objectives", "early_stopping"):
             if old.get(key) != meta.get(key):
                 raise ValueError(f"{self.csv} is the history of another run: {key} differs (recorded {old.get(key)!r}, now "
                                  f"{meta.get(key)!r}); use another out= or the same settings to resume")
@@ -193,8 +224,9 @@ class _History:
             with open(self.csv, "r+b") as f:
                 f.truncate(len(complete))
         reader = csv.DictReader(io.StringIO(complete.decode("utf-8")))
-        if tuple(reader.fieldnames or ()) != COLUMNS:
+        if tuple(reader.fieldnames or ()) not in (COLUMNS, OLD_COLUMNS):
             raise ValueError(f"{self.csv} has columns {reader.fieldnames}, expected {list(COLUMNS)}: not a history this archscore wrote")
+        self.columns = tuple(reader.fieldnames)  # continue an older file in its own columns
         rows = list(reader)
         for i, r in enumerate(rows):
             if int(r["query"]) != i:
@@ -203,7 +235,7 @@ class _History:
 
     def append(self, row: dict[str, Any]) -> None:
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow([_fmt(row[c]) for c in COLUMNS])
+        csv.writer(buf, lineterminator="\n").writerow([_fmt(row[c]) for c in self.columns])
         self._fh.write(buf.getvalue())
         self._sync()
 
@@ -230,56 +262,79 @@ def _parse_float(s: str) -> float:
 
 
 def _row_evaluation(row: dict[str, Any]) -> Evaluation:
+    extra = {k: float(v) for k, v in json.loads(row["extra"]).items()} if row.get("extra") else {}
     return Evaluation(_parse_float(row["value"]), report=_parse_float(row["report"]), cost=_parse_float(row["cost"]),
-                      epochs=_parse_float(row["epochs"]), error=row["error"], stopped=row["stopped"] == "1")
+                      epochs=_parse_float(row["epochs"]), error=row["error"], stopped=row["stopped"] == "1", extra=extra)
 
 
-# ------------------------------------------------------------------ constraints
-class _Constraints:
-    def __init__(self, constraints: Any, space: Any) -> None:
-        self.space = space
-        self.max_params = None
-        self.checks: list[Callable[[Arch], bool]] = []
-        self._params: dict[str, int] = {}
-        if constraints is None:
+class _ValueLog:
+    """Append-only ``constraint_values.csv``: metric values computed for constraints and objectives.
+
+    A resumed run reloads them, so a noisy metric (measured latency) gives the
+    same accept/refuse decisions as the killed run made.
+    """
+
+    def __init__(self, folder: Path, cache: dict[tuple[str, str], float]) -> None:
+        self.path = Path(folder) / "constraint_values.csv"
+        self.cache = cache
+        self._known: set[tuple[str, str]] = set()
+        if self.path.exists():
+            with open(self.path, newline="", encoding="utf-8") as f:
+                for r in csv.reader(f):
+                    if len(r) == 3 and r[0] != "metric":
+                        self.cache[(r[0], r[1])] = float(r[2])
+                        self._known.add((r[0], r[1]))
+        self._fh = open(self.path, "a", newline="", encoding="utf-8")
+        if self._fh.tell() == 0:
+            self._fh.write("metric,arch,value\n")
+
+    def flush_new(self) -> None:
+        new = [k for k in self.cache if k not in self._known]
+        if not new:
             return
-        if isinstance(constraints, Mapping):
-            for k, v in constraints.items():
-                if k not in KNOWN_CONSTRAINTS:
-                    raise unknown_choice_error("constraint", k, KNOWN_CONSTRAINTS)
-                if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not v > 0:
-                    raise ValueError(f"constraint {k} must be a positive number, got {v!r}")
-            self.max_params = constraints.get("max_params")
-        elif callable(constraints):
-            self.checks = [constraints]
-        elif isinstance(constraints, Sequence) and all(callable(c) for c in constraints):
-            self.checks = list(constraints)
-        else:
-            raise TypeError("constraints must be a mapping such as {'max_params': 1e6}, a callable arch -> bool, or a list of callables")
+        w = csv.writer(self._fh, lineterminator="\n")
+        for k in new:
+            w.writerow([k[0], k[1], repr(self.cache[k])])
+            self._known.add(k)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
 
-    def describe(self) -> Any:
-        out = {}
-        if self.max_params is not None:
-            out["max_params"] = float(self.max_params)
-        if self.checks:
-            out["checks"] = [getattr(c, "__qualname__", repr(c)) for c in self.checks]
-        return out or None
+    def close(self) -> None:
+        self._fh.close()
 
-    def n_params(self, arch: Arch, key: str) -> int:
-        if key not in self._params:
-            model = self.space.build(arch)
-            self._params[key] = int(sum(p.numel() for p in model.parameters()))
-        return self._params[key]
 
-    def violation(self, arch: Arch, key: str) -> str:
-        if self.max_params is not None:
-            n = self.n_params(arch, key)
-            if n > self.max_params:
-                return f"max_params: {n} parameters > {self.max_params:g}"
-        for c in self.checks:
-            if not c(arch):
-                return f"constraint {getattr(c, '__qualname__', repr(c))} is false"
-        return ""
+# ------------------------------------------------------------------ objectives
+def _objectives(objectives: Any, evaluator: Any, resolver: MetricResolver) -> tuple[dict[str, str], list[tuple[str, str, Any]]]:
+    """Validate ``objectives`` and say where each comes from: ("value"|"report"|"extra"|"metric", name, fn)."""
+    if objectives is None:
+        return {}, []
+    if not isinstance(objectives, Mapping) or not objectives:
+        raise ValueError("objectives must be a non-empty mapping {name: 'min' or 'max'}, e.g. "
+                         "{'valid_acc_200ep': 'max', 'edgegpu_latency': 'min'}")
+    out, sources = {}, []
+    target = getattr(evaluator, "target", None)
+    report = getattr(evaluator, "report", None)
+    extra = list(getattr(evaluator, "extra", []) or [])
+    for name, d in objectives.items():
+        if d not in _DIRECTIONS:
+            raise ValueError(f"objective {name!r}: direction must be 'min' or 'max', got {d!r}")
+        out[str(name)] = _DIRECTIONS[d]
+        if name in ("value", target):
+            sources.append(("value", name, None))
+        elif name in ("report",) or (report is not None and name == report):
+            sources.append(("report", name, None))
+        elif name in extra:
+            sources.append(("extra", name, None))
+        else:  # a cost known before the query: a table column or an estimator, as for constraints
+            try:
+                _, fn = resolver.function(name, tag=f"objective:{name}")
+            except ValueError as exc:
+                reported = ", ".join(c for c in ("value", target, report, *extra) if c)
+                raise ValueError(f"objective {name!r} is neither reported by the evaluator ({reported}) nor a known metric: {exc}") from None
+            sources.append(("metric", name, fn))
+    if len(out) < 2:
+        logger.info("one objective given: the front is the best query")
+    return out, sources
 
 
 # ------------------------------------------------------------------ early stopping
@@ -322,6 +377,7 @@ def search(
     out: str | os.PathLike | None = None,
     *,
     constraints: Any = None,
+    objectives: Mapping[str, str] | None = None,
     early_stopping: Any = None,
     check_every: int = 10,
     progress: bool | None = None,
@@ -351,8 +407,21 @@ def search(
     out : path, optional
         Folder for ``history.csv`` and ``run.json``; an existing history of
         the same setting is resumed.
-    constraints : mapping or callable, optional
-        ``{"max_params": n}`` and/or callables ``arch -> bool``, checked before a query is spent.
+    constraints : str, mapping, tuple, callable or list of these, optional
+        Checked before a query is spent (a refused architecture costs no
+        query; ``result.refused`` lists the refusals): strings such as
+        ``"hw:latency<=5ms"``, ``"params<=1.5M"`` or ``"edgegpu_latency<=3"``
+        (a column of the evaluator's table), ``(metric, op, bound)`` tuples
+        with a callable ``arch -> float`` or an estimator as the metric,
+        ``{"max_params": n, "max_latency": "5ms", "max_memory": "2MB"}``, and
+        callables ``arch -> bool``. See :mod:`archscore.search.constraints`
+        for the syntax and units.
+    objectives : mapping, optional
+        ``{name: "min" | "max"}`` for multi-objective search (e.g. strategy
+        ``"nsga2"``): the evaluator's target (the value) or report column,
+        one of its ``extra`` columns, or a metric known before the query (a
+        table column or an estimator such as ``hw:params``, as for
+        constraints). ``result.front`` is the Pareto front of the queries.
     early_stopping : float or EarlyStopping, optional
         When evaluations carry learning curves: stop a run whose probability
         of beating the best so far (:func:`archscore.predictors.curves.probability_of_improvement`)
@@ -383,19 +452,42 @@ def search(
         raise TypeError(f"pool must be an archscore.search.Pool, got {type(pool).__name__}")
     if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
         raise ValueError(f"check_every must be a positive integer, got {check_every!r}")
-    cons = _Constraints(constraints, space)
+    columns = list(getattr(evaluator, "columns", []) or [])
+    resolver = MetricResolver(space, columns, getattr(evaluator, "column_value", None) if columns else None)
+    cons = ConstraintSet(constraints, resolver)
+    objectives, sources = _objectives(objectives, evaluator, resolver)
 
     rng = np.random.default_rng(seed)
     allowed = evaluator.candidates()
     ctx = SearchContext(space, rng, allowed, [], evaluator.fidelities, budget)
+    ctx.objectives = dict(objectives)
+
+    def objective_values(key: str, ev: Evaluation) -> np.ndarray | None:
+        vals = []
+        for kind, name, fn in sources:
+            if kind == "value":
+                v = ev.value
+            elif kind == "report":
+                v = ev.report
+            elif kind == "extra":
+                v = ev.extra.get(name, math.nan)
+            else:
+                v = fn(ctx.arch(key), key)
+            vals.append(float(v))
+        arr = np.asarray(vals, dtype=float)
+        return arr if arr.size and np.all(np.isfinite(arr)) else None
+
+    ctx.objective_values = objective_values
     meta = {
         "format": "archscore-search", "version": HISTORY_FORMAT, "archscore": archscore.__version__,
         "space": space.name, "strategy": strat.name or type(strat).__name__, "strategy_params": strat.params(),
         "evaluator": evaluator.fingerprint(), "seed": seed, "budget": budget, "budget_aware": strat.budget_aware,
         "pool": pool.describe() if pool is not None else None, "constraints": cons.describe(),
+        "objectives": objectives or None,
         "early_stopping": None if early_stopping is None else repr(early_stopping),
     }
     hist = _History(out, meta, resume) if out is not None else None
+    values_log = _ValueLog(hist.dir, resolver.cache) if hist is not None else None
     replay = hist.rows if hist is not None else []
     if replay:
         logger.info("resuming %s: replaying %d recorded queries", hist.csv, len(replay))
@@ -411,6 +503,7 @@ def search(
     rows: list[dict[str, Any]] = []
     low: dict[tuple[str, Any], Evaluation] = {}
     spent, n_repeats, n_refused, idle = 0.0, 0, 0, 0
+    refused: dict[str, dict[str, Any]] = {}
     best_value: float | None = None
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = tqdm(total=budget, desc=f"search {strat.name}", unit="query", disable=not show)
@@ -435,14 +528,22 @@ def search(
                     results.append(cached)
                     idle += 1
                     continue
-                if not ctx.is_allowed(p.arch):
+                values: dict[str, float] = {}
+                if key in refused:
+                    reason = refused[key]["reason"]
+                elif not ctx.is_allowed(p.arch):
                     reason = "not among the evaluator's architectures"
                 else:
-                    reason = cons.violation(p.arch, key)
+                    reason, values = cons.violation(p.arch, key)
+                    if values_log is not None:
+                        values_log.flush_new()
                 if reason:
                     n_refused += 1
                     idle += 1
-                    logger.debug("refused %s: %s", key, reason)
+                    ctx.refused.add(key)
+                    if key not in refused:
+                        refused[key] = {"arch": key, "reason": reason, "after_query": len(rows), **values}
+                        logger.info("refused %s (no query spent): %s", key, reason)
                     told.append(p)
                     results.append(Evaluation(math.nan, error=f"refused: {reason}"))
                     continue
@@ -476,7 +577,8 @@ def search(
                     low[(key, fid)] = ev
                 row = {"query": i, "arch": key, "value": float(ev.value), "report": float(ev.report), "cost": float(ev.cost),
                        "fidelity": fid, "epochs": float(ev.epochs), "stopped": bool(ev.stopped), "error": ev.error,
-                       "rng": digest, "info": json.dumps(p.info, sort_keys=True) if p.info else ""}
+                       "rng": digest, "info": json.dumps(p.info, sort_keys=True) if p.info else "",
+                       "extra": json.dumps(ev.extra, sort_keys=True) if ev.extra else ""}
                 rows.append(row)
                 if hist is not None and i >= len(replay):
                     hist.append(row)
@@ -497,25 +599,43 @@ def search(
         bar.close()
         if hist is not None:
             hist.close()
+        if values_log is not None:
+            values_log.flush_new()
+            values_log.close()
     if len(rows) < len(replay):
         raise ValueError(f"{hist.csv} holds {len(replay)} queries but this run stopped after {len(rows)}: it is the history "
                          "of a run with a larger budget; pass that budget to continue it")
     history = _history_frame(rows)
+    for kind, name, fn in sources:  # every objective gets a history column under its own name
+        if name in history.columns:
+            continue
+        if kind == "metric":  # known before the query (a table column, an estimator)
+            history[name] = [fn(ctx.arch(a), a) if ok else math.nan for a, ok in zip(history["arch"], _full_mask(history))]
+        elif kind in ("value", "report"):
+            history[name] = history[kind]
+    history.attrs["objective_columns"] = {name: ("value" if kind == "value" else "report" if kind == "report" else name)
+                                          for kind, name, _ in sources}
     best = _best(history)
     if best is not None:
         logger.info("search %s: %d queries, best %s value %.6g report %.6g", strat.name, len(rows), best.arch, best.value, best.report)
+    refused_frame = pd.DataFrame(list(refused.values()))
+    if refused_frame.empty:
+        refused_frame = pd.DataFrame(columns=["arch", "reason", "after_query"])
     return SearchResult(history, best, space, strat.name, seed, budget, spent, n_repeats, n_refused, pool_seconds,
-                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0))})
+                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0))},
+                        refused=refused_frame, objectives=dict(objectives))
 
 
 def _history_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     base = pd.DataFrame(rows, columns=list(COLUMNS))
     base["stopped"] = base["stopped"].astype(bool)
     base["fidelity"] = base["fidelity"].astype(object)
+    reported = pd.DataFrame([json.loads(s) if isinstance(s, str) and s else {} for s in base["extra"]], index=base.index)
+    reported = reported[[c for c in reported.columns if c not in base.columns]]
     info = [json.loads(s) if s else {} for s in base["info"]]
     extra = pd.DataFrame(info, index=base.index)
-    extra = extra[[c for c in extra.columns if c not in base.columns]]
-    return pd.concat([base.drop(columns=["info", "rng"]), extra], axis=1)
+    extra = extra[[c for c in extra.columns if c not in base.columns and c not in reported.columns]]
+    return pd.concat([base.drop(columns=["info", "rng", "extra"]), reported, extra], axis=1)
 
 
 def _best(history: pd.DataFrame) -> BestQuery | None:
