@@ -85,20 +85,32 @@ def test_closed_pipe_is_silent(argv, status):
     """``archscore info | head -1``: the reader is gone before the output is written."""
     proc = _spawn(*argv, stdout=subprocess.PIPE)
     proc.stdout.close()  # no reader left: the first write fails with EPIPE
+    assert proc.wait(timeout=300) == status  # stderr is a line at most: its pipe cannot fill first
     err = proc.stderr.read()
-    assert proc.wait(timeout=300) == status
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
 
 
 def test_ctrl_c_is_one_line_and_130(tmp_path):
+    import queue
+    import threading
+
     proc = _spawn("demo", "--n", "400", "--batch-size", "8", "--no-progress", "--out", str(tmp_path), stdout=subprocess.PIPE)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     deadline = time.monotonic() + 300
-    for line in proc.stdout:  # wait until the scoring loop runs
-        if line.startswith("Proxies:") or time.monotonic() > deadline:
-            break
+    while time.monotonic() < deadline:  # wait (bounded) until the scoring loop runs
+        try:
+            if lines.get(timeout=1.0).startswith("Proxies:"):
+                break
+        except queue.Empty:
+            continue
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    err = proc.stderr.read()
-    proc.stdout.read()
-    assert proc.wait(timeout=120) == 130
+    try:
+        err = proc.stderr.read() if proc.wait(timeout=120) is not None else ""
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail("the command did not stop within 120 s of SIGINT")
+    assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "archscore: error: interrupted" and "Traceback" not in err, err

@@ -17,5 +17,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "transfer": ("archscore.bench.transfer", "transfer predictor, leave-one-task-out on TransNAS-Bench-101 and NAS-Bench-Graph"),
     "search": ("archscore.bench.search", "search strategies on NB201: test accuracy of the best by validation vs queries, with and without proxy pools"),
     "scale": ("archscore.bench.scale", "scoring at scale: 1/2 local workers and Dask throughput, store overhead, resume, RSS"),
+    "multiobjective": ("archscore.bench.multiobjective", "multi-objective search on NB201 x HW-NAS-Bench: hypervolume of fronts found (nsga2, rea-mo, random) vs the true front"),
     "curves": ("archscore.bench.curves", "learning-curve extrapolation on NB201 curves: MAE, Spearman, 90% coverage, cost"),
 }
