@@ -156,7 +156,7 @@ def _markdown(res: dict, args) -> str:
                     means[n].append(np.mean(v))
                     cells.append(f"{np.mean(v):.3f} ({min(v):.2f}-{max(v):.2f})")
             lines.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(f"{np.mean(means[n]):.3f}" for n in args.ns) + " |")
-        lines += ["", "Targets (issue 14): mean >= 0.93 at n=10 and >= 0.95 at n=20, every device >= 0.85 at n=20. "
+        lines += ["", "Targets: mean >= 0.93 at n=10 and >= 0.95 at n=20, every device >= 0.85 at n=20. "
                   "References (random forest on one-hot + FLOPs + params, no sources): edgegpu 0.61/0.69, raspi4 0.93/0.94, eyeriss 0.56/0.65.", ""]
     if "cpu" in res:
         c = res["cpu"]
