@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from archscore.base import Tags, register_estimator
+from archscore.base import register_estimator
 from archscore.predictors.surrogate import EncodedPredictor, _seed
 
 
@@ -41,10 +41,7 @@ class MLPEnsemblePredictor(EncodedPredictor):
         Seed of the model's randomness.
     """
 
-    def __archscore_tags__(self) -> Tags:
-        tags = super().__archscore_tags__()
-        tags.output.supports_std = True
-        return tags
+    gives_std = True
 
     def __init__(self, encoding: Any = "path", n_models: int = 5, n_layers: int = 10, width: int = 20, epochs: int = 200,
                  lr: float = 0.01, batch_size: int = 32, loss: str = "mae", target_transform: str | None = None,

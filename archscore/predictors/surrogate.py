@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -146,12 +146,16 @@ class EncodedPredictor(Estimator):
     accuracy when fitted on accuracies, whatever its ``target_transform``.
     """
 
+    #: Subclasses whose model gives a predictive spread set this (tag ``output.supports_std``).
+    gives_std: ClassVar[bool] = False
+
     def __archscore_tags__(self) -> Tags:
         tags = super().__archscore_tags__()
         tags.family = "surrogate"
         tags.requires_fit = True
         tags.input.needs_scores = _encoding_needs_scores(getattr(self, "encoding", None))
         tags.output.units = "accuracy"  # predictions are mapped back to the targets' units
+        tags.output.supports_std = self.gives_std
         return tags
 
     def _fit(self, archs, y, **context):
@@ -267,10 +271,7 @@ class RandomForestPredictor(EncodedPredictor):
         Seed of the model's randomness.
     """
 
-    def __archscore_tags__(self) -> Tags:
-        tags = super().__archscore_tags__()
-        tags.output.supports_std = True
-        return tags
+    gives_std = True
 
     def __init__(self, encoding: Any = "graph_features", n_estimators: int = 300, max_features: float = 0.3,
                  min_samples_leaf: int = 1, target_transform: str | None = None, n_jobs: int = 1, seed: int = 0) -> None:
@@ -318,10 +319,7 @@ class GPPredictor(EncodedPredictor):
         Seed of the model's randomness.
     """
 
-    def __archscore_tags__(self) -> Tags:
-        tags = super().__archscore_tags__()
-        tags.output.supports_std = True
-        return tags
+    gives_std = True
 
     def __init__(self, encoding: Any = "graph_features", nu: float = 2.5, n_restarts_optimizer: int = 2,
                  target_transform: str | None = None, seed: int = 0) -> None:
@@ -427,10 +425,7 @@ class SurrogatePredictor(EncodedPredictor):
         ``lam`` above (0 without a prior).
     """
 
-    def __archscore_tags__(self) -> Tags:
-        tags = super().__archscore_tags__()
-        tags.output.supports_std = True
-        return tags
+    gives_std = True
 
     def __init__(self, encoding: Any = "graph_features+path", small_n: int = 50, target_transform: str | None = "log_error",
                  n_estimators: int = 300, prior_weight: float = 10.0, seed: int = 0) -> None:
