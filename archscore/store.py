@@ -123,6 +123,7 @@ class ScoreStore:
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._timeout = float(timeout)
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"score store {self.path} exists but is not a file")
         if readonly and not self.path.is_file():
@@ -176,11 +177,20 @@ class ScoreStore:
             self._pragmas()
 
     def _pragmas(self) -> None:
-        try:
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
-        except sqlite3.Error as exc:
-            raise self._write_error(exc) from None
+        # Switching a new file to WAL needs an exclusive lock and SQLite reports "locked" at once, without
+        # its busy handler, when a second process opens the same new store: retry until the timeout.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise self._write_error(exc) from None
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                raise self._write_error(exc) from None
         if str(mode).lower() != "wal":
             raise StoreError(f"score store {self.path}: cannot switch to WAL journal (got {mode!r})")
 

@@ -137,3 +137,30 @@ def test_store_cli_info_and_verify(tmp_path, capsys):
     assert "needs --out" in capsys.readouterr().err
     assert main(["store", "export", str(p), "--out", str(tmp_path / "e.csv"), "--failures", str(tmp_path / "f.csv")]) == 0
     assert pd.read_csv(tmp_path / "f.csv").to_dict("records") == [{"arch": "x", "proxy": "q", "error": "bad"}]
+
+
+def _open_store(path, barrier, queue):
+    barrier.wait()
+    try:
+        ScoreStore(path)
+        queue.put("ok")
+    except Exception as exc:  # noqa: BLE001 - the error is the result reported to the parent
+        queue.put(repr(exc))
+
+
+def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path):
+    """Switching a new file to WAL reports "locked" without SQLite's busy handler: opening must wait, not fail."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    results = []
+    for i in range(8):
+        path = tmp_path / f"s{i}.db"
+        barrier, queue = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_open_store, args=(path, barrier, queue)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+        results += [queue.get(timeout=10) for _ in procs]
+    assert results == ["ok"] * 24, [r for r in results if r != "ok"]
