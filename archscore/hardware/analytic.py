@@ -80,13 +80,7 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> int:
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         total[0] += _module_macs(module, inputs[0], output)
 
-    handles = [m.register_forward_hook(hook) for m in meta.modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]
-    try:
-        with torch.no_grad():
-            meta(torch.empty(shape, device="meta"))
-    finally:
-        for h in handles:
-            h.remove()
+    _hooked_meta_forward(meta, shape, [m for m in meta.modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))], hook)
     return int(total[0])
 
 
@@ -204,12 +198,16 @@ def peak_sram(model: nn.Module, input_shape: Sequence[int], bytes_per_element: i
         n = sum(t.numel() for t in ins) + sum(t.numel() for t in outs if id(t) not in in_ids)
         peak[0] = max(peak[0], n * bytes_per_element)
 
-    leaves = [m for m in meta.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
+    _hooked_meta_forward(meta, shape, [m for m in meta.modules() if not any(True for _ in m.children())], hook)
+    return int(peak[0])
+
+
+def _hooked_meta_forward(meta: nn.Module, shape: tuple, modules: list, hook) -> None:
+    """One no-grad forward of a meta-device batch of ``shape`` with ``hook`` on ``modules``; hooks removed afterwards."""
+    handles = [m.register_forward_hook(hook) for m in modules]
     try:
         with torch.no_grad():
             meta(torch.empty(shape, device="meta"))
     finally:
         for h in handles:
             h.remove()
-    return int(peak[0])
