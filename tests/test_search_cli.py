@@ -84,3 +84,16 @@ def test_bench_search_summarises_runs_per_budget(tmp_path, capsys):
     # rerun: every run is already recorded, nothing is recomputed
     assert bench_search.run(_parse(bench_search, argv)) == 0
     assert len((out / "runs.jsonl").read_text().splitlines()) == len(runs)
+
+
+def test_bench_search_space_option(tmp_path):
+    df, path = _table(tmp_path)
+    with pytest.raises(ValueError, match="--space must be nb201 or nbgraph:DATASET"):
+        bench_search.run(_parse(bench_search, ["--data", str(path), "--space", "nbgraph", "--out", str(tmp_path / "o")]))
+    out = tmp_path / "b"
+    argv = ["--data", str(path), "--target", "valid", "--report", "test", "--strategies", "random", "--budgets", "5",
+            "--seeds", "2", "--fidelities", "", "--out", str(out)]
+    assert bench_search.run(_parse(bench_search, argv)) == 0
+    text = (out / "results.md").read_text()
+    best = df.loc[df["valid"].idxmax(), "test"]
+    assert text.startswith("# Search on NAS-Bench-201 CIFAR-10") and f"whole table: {best:.2f})" in text
