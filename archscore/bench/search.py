@@ -1,4 +1,8 @@
-"""Search strategies on NAS-Bench-201 CIFAR-10: test accuracy of the best-by-validation cell vs queries.
+"""Search strategies on a tabular benchmark: test accuracy of the best-by-validation architecture vs queries.
+
+``--space nb201`` (default): NAS-Bench-201 CIFAR-10 from the data folder;
+``--space nbgraph:DATASET``: NAS-Bench-Graph (``valid_perf`` guides, ``perf``
+is reported, both in percent) through the ``nas-bench-graph`` package.
 
 Each strategy runs once per seed with the largest budget (strategies whose
 decisions do not depend on the budget: a run's first B queries are the run
@@ -15,8 +19,9 @@ Pool variants (``NAME+pool``) warm-start ``NAME`` from a pool ranked by
 samples ``--pool-size`` of the scored cells (all of them by default).
 
 Runs are appended to ``OUT/runs.jsonl`` and skipped when rerun, so an
-interrupted benchmark resumes. Writes ``OUT/results.md``, ``OUT/results.csv``
-and ``OUT/search.png`` (mean with a ±1 std band per strategy).
+interrupted benchmark resumes. Writes ``OUT/results.md`` (the shared report
+renderer: command line, settings, tables), ``OUT/results.csv`` and
+``OUT/search.png`` (mean with a ±1 std band per strategy, linked from the page).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from archscore.bench.report import Report, Table, command_line, publish, settings_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +80,14 @@ def _benchmark(args: argparse.Namespace):
         args.target = args.target or "valid_acc_200ep"
         args.report = args.report or "test_acc_200ep"
         fid = {int(k): v for k, v in _parse_map(args.fidelities, str).items()}
-        args.title = "NAS-Bench-201 CIFAR-10"
-        return "nb201", load_table(args.data), fid
+        return "nb201", load_table(args.data), fid, "NAS-Bench-201 CIFAR-10"
     if name == "nbgraph" and dataset:
         args.target = args.target or "valid_perf"
         args.report = args.report or "perf"
-        args.title = f"NAS-Bench-Graph {dataset}"
         table = load_nasbench_graph(dataset).table.reset_index(drop=True)
         for col in ("perf", "valid_perf"):  # the package stores fractions; report percent like NB201
             table[col] = 100.0 * table[col]
-        return "nbgraph", table, {}
+        return "nbgraph", table, {}, f"NAS-Bench-Graph {dataset}"
     raise ValueError(f"--space must be nb201 or nbgraph:DATASET (e.g. nbgraph:cora), got {args.space!r}")
 
 
@@ -122,11 +127,11 @@ def run(args: argparse.Namespace) -> int:
     seed_caps = _parse_map(args.seeds_cap)
     for s in strategies:
         STRATEGIES.entry(s.removesuffix("+pool"))  # unknown names fail here, with close matches
-    space, table, fid = _benchmark(args)
+    space, table, fid, title = _benchmark(args)
     ev = TabularEvaluator(table, target=args.target, report=args.report, space=space)
     ev_fid = TabularEvaluator(table, target=args.target, report=args.report, space=space, fidelities=fid) if fid else ev
     optimum = float(table[args.report].max())
-    args.best_by_target = float(table.loc[table[args.target].idxmax(), args.report])
+    best_by_target = float(table.loc[table[args.target].idxmax(), args.report])
     pool_scores = pool_est = None
     if any(s.endswith("+pool") for s in strategies):
         if args.scores is None:
@@ -164,24 +169,22 @@ def run(args: argparse.Namespace) -> int:
                     fh.flush()
                     done[(name, seed, b)] = rec
                     logger.info("%s seed %d budget %d: test %.2f (%.1f s)", name, seed, b, rec["best_report"][-1], rec["seconds"])
-    es_lines = _early_stopping(args, table) if args.curves is not None else []
+    es = _early_stopping(args, table) if args.curves is not None else None
     rows = _summarise(done, strategies, budgets, optimum, args.proxy_seconds)
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out / "results.csv", index=False)
-    _write_markdown(frame, args, optimum, args.out / "results.md")
-    args.ylim = (float(np.percentile(table[args.report].dropna(), 90)), optimum + 0.1)
-    if es_lines:
-        with open(args.out / "results.md", "a") as fh:
-            fh.write("\n" + "\n".join(es_lines) + "\n")
+    ylim = (float(np.percentile(table[args.report].dropna(), 90)), optimum + 0.1)
+    plotted = False
     try:
-        _plot(done, strategies, budgets, args.out / "search.png", args.ylim, args.report)
+        _plot(done, strategies, budgets, args.out / "search.png", ylim, args.report)
+        plotted = True
     except ImportError:
         logger.warning("matplotlib is not installed: no plot")
-    print((args.out / "results.md").read_text())
+    publish(_report(frame, args, title, optimum, best_by_target, es, plotted), args.out)
     return 0
 
 
-def _early_stopping(args: argparse.Namespace, table) -> list[str]:
+def _early_stopping(args: argparse.Namespace, table) -> tuple[list[str], Table]:
     """Random search over every curve of the table, with and without learning-curve early stopping."""
     import json as _json
 
@@ -198,21 +201,20 @@ def _early_stopping(args: argparse.Namespace, table) -> list[str]:
     n = len(curves)
     total = n * len(_json.loads(curves["valid_acc_per_epoch"].iat[0]))
     best_valid, best_test = curves["final"].max(), curves.loc[curves["final"].idxmax(), "test"]
-    lines = ["## Learning-curve early stopping", "",
-             f"Random search over all {n} cells of `{args.curves.name}` (full curves), {args.es_seeds} random orders; a run stops when "
-             f"`probability_of_improvement` (combo) of beating the best final validation accuracy so far is below {args.es_threshold}, "
-             f"checked every {args.es_every} epochs. Full training of every cell: {total} epochs; best final validation {best_valid:.2f} "
-             f"(test {best_test:.2f}).", "",
-             "| order seed | epochs spent | saved | best valid found | regret (valid) | test of choice | seconds |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"Random search over all {n} cells of `{args.curves.name}` (full curves), {args.es_seeds} random orders; a run stops "
+             f"a cell when `probability_of_improvement` (combo) of beating the best final validation accuracy so far is below "
+             f"{args.es_threshold}, checked every {args.es_every} epochs.",
+             f"Full training of every cell: {total} epochs; best final validation {best_valid:.2f} (test {best_test:.2f})."]
+    tab = Table(["order seed", "epochs spent", "saved", "best valid found", "regret (valid)", "test of choice", "seconds"])
     for seed in range(args.es_seeds):
         t0 = time.perf_counter()
         res = search("nb201", "random", ev, budget=n, seed=seed, early_stopping=args.es_threshold, check_every=args.es_every,
                      progress=False)
         spent = float(res.history["epochs"].sum())
-        lines.append(f"| {seed} | {spent:.0f} | {1 - spent / total:.0%} | {res.best.value:.2f} | {best_valid - res.best.value:.2f} | "
-                     f"{res.best.report:.2f} | {time.perf_counter() - t0:.0f} |")
+        tab.add(seed, f"{spent:.0f}", f"{1 - spent / total:.0%}", f"{res.best.value:.2f}", f"{best_valid - res.best.value:.2f}",
+                f"{res.best.report:.2f}", f"{time.perf_counter() - t0:.0f}")
         logger.info("early stopping seed %d: %.0f of %d epochs, best %.2f", seed, spent, total, res.best.value)
-    return lines
+    return lines, tab
 
 
 def _at_budget(rec: dict, b: int) -> tuple[float, float] | None:
@@ -252,24 +254,29 @@ def _summarise(done: dict, strategies: list[str], budgets: list[int], optimum: f
     return rows
 
 
-def _write_markdown(frame, args, optimum: float, path: Path) -> None:
-    lines = [
-        f"# Search on {args.title}",
-        "",
-        f"`{args.target}` guides the search; `{args.report}` of the best-by-validation cell is reported "
-        f"(table optimum {optimum:.2f}; the best-by-`{args.target}` cell of the whole table: {args.best_by_target:.2f}). Mean ± std over the runs; `optimum` = fraction of runs choosing the best test cell; "
-        "`archs trained` = queries; `surrogate s` = mean surrogate fit+predict seconds per run up to that budget; "
-        "`pool` = proxy-scored cells a `+pool` run ranks before its first query (proxy seconds: `proxy s`, computed once, "
-        "not per seed).",
-        "",
-        "| strategy | budget | runs | test acc | optimum | archs trained | surrogate s | pool | proxy s |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
-    ]
+def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool) -> Report:
+    report = Report(f"Search on {title}: {args.report} of the best by {args.target} vs queries",
+                    command_line(args, "archscore bench search"), settings_from_args(args))
+    tab = Table(["strategy", "budget", "runs", "test acc", "optimum", "archs trained", "surrogate s", "pool", "proxy s"])
     for r in frame.itertuples():
         proxy = "" if not r.pool_cells else ("n/a" if not np.isfinite(r.proxy_s) else f"{r.proxy_s:.0f}")
-        lines.append(f"| {r.strategy} | {r.budget} | {r.runs} | {r.mean_test:.2f} ± {r.std_test:.2f} | {r.frac_optimum:.2f} | "
-                     f"{r.archs_trained} | {r.surrogate_s:.1f} | {r.pool_cells or ''} | {proxy} |")
-    path.write_text("\n".join(lines) + "\n")
+        tab.add(r.strategy, r.budget, r.runs, f"{r.mean_test:.2f} ± {r.std_test:.2f}", f"{r.frac_optimum:.2f}", r.archs_trained,
+                f"{r.surrogate_s:.1f}", r.pool_cells or "", proxy)
+    report.section(
+        "Best found vs queries",
+        f"`{args.target}` guides the search; `{args.report}` of the best-by-`{args.target}` architecture queried so far is reported "
+        f"(table optimum {optimum:.2f}; the best-by-`{args.target}` architecture of the whole table: {best_by_target:.2f}).",
+        "`test acc`: mean ± std over the runs (seeds 0..runs-1); `optimum`: fraction of runs whose choice is the table's best "
+        f"`{args.report}`; `archs trained`: queries; `surrogate s`: mean surrogate fit+predict seconds per run up to that budget.",
+        "`pool`: proxy-scored architectures a `+pool` run ranks (zc:ensemble over the score files) before its first query; "
+        "`proxy s`: their scoring seconds at `--proxy-seconds` per architecture, computed once (score files), not per seed.",
+        table=tab)
+    if plotted:
+        report.section("Plot", "![test accuracy vs queries](search.png)",
+                       "`search.png`: mean over seeds with a ±1 std band, one line per strategy (copy it beside this page).")
+    if es is not None:
+        report.section("Learning-curve early stopping", *es[0], table=es[1])
+    return report
 
 
 def _plot(done: dict, strategies: list[str], budgets: list[int], path: Path, ylim: tuple[float, float], report: str) -> None:
