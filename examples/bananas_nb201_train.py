@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from archscore.benchmarks import default_data_dir
+from archscore.data import default_data_dir
 from archscore.data import load_batch
 from archscore.search import Pool, TrainingEvaluator, search
 
