@@ -97,3 +97,22 @@ def test_bench_search_space_option(tmp_path):
     text = (out / "results.md").read_text()
     best = df.loc[df["valid"].idxmax(), "test"]
     assert text.startswith("# Search on NAS-Bench-201 CIFAR-10") and f"whole table: {best:.2f})" in text
+
+
+def test_bench_search_pool_note_says_whether_the_scored_set_holds_the_best(tmp_path):
+    df, path = _table(tmp_path)
+    rng = np.random.default_rng(3)
+    best = df.loc[df["valid"].idxmax(), "arch"]
+    for holds, archs in (("holds", [best] + list(df["arch"].drop(df["valid"].idxmax())[:29])),
+                         ("does not hold", list(df["arch"].drop(df["valid"].idxmax())[:30]))):
+        scores = pd.DataFrame({"arch": archs, **{p: rng.normal(size=30) for p in ("meco", "jacov", "synflow", "flops")}})
+        sp = tmp_path / f"{holds}.csv"
+        scores.to_csv(sp, index=False)
+        out = tmp_path / holds
+        argv = ["--data", str(path), "--target", "valid", "--report", "test", "--strategies", "random+pool", "--budgets", "5",
+                "--seeds", "2", "--fidelities", "", "--scores", str(sp), "--pool-size", "10", "--plot", "p.png", "--out", str(out)]
+        assert bench_search.run(_parse(bench_search, argv)) == 0
+        text = (out / "results.md").read_text()
+        assert "each seed ranks 10 architectures drawn from the 30 scored" in text
+        assert f"the scored set {holds} the best-by-`valid`" in text
+        assert "![test accuracy vs queries](p.png)" in text and (out / "p.png").stat().st_size > 0

@@ -67,6 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--es-threshold", type=float, default=0.05, help="stop when P(improvement) falls below this (default 0.05)")
     p.add_argument("--es-seeds", type=int, default=3, help="random orders of the curve table (default 3)")
     p.add_argument("--es-every", type=int, default=20, help="epochs between early-stopping checks (default 20)")
+    p.add_argument("--plot", default="search.png",
+                   help="file name of the plot in --out, linked from results.md (default search.png; name it after the docs page it goes beside)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
 
 
@@ -131,13 +133,19 @@ def run(args: argparse.Namespace) -> int:
     ev = TabularEvaluator(table, target=args.target, report=args.report, space=space)
     ev_fid = TabularEvaluator(table, target=args.target, report=args.report, space=space, fidelities=fid) if fid else ev
     optimum = float(table[args.report].max())
-    best_by_target = float(table.loc[table[args.target].idxmax(), args.report])
-    pool_scores = pool_est = None
+    best_row = table.loc[table[args.target].idxmax()]
+    best_by_target = float(best_row[args.report])
+    pool_scores = pool_est = pool_note = None
     if any(s.endswith("+pool") for s in strategies):
         if args.scores is None:
             raise ValueError("NAME+pool strategies need --scores (archscore score CSVs of the pool)")
         pool_scores, pool_est, proxies = _pool_estimator(args.scores, args.pool_proxies)
         logger.info("pool: %d scored cells, proxies %s", len(pool_scores), proxies)
+        pool_note = (f"Pools: each seed ranks {args.pool_size or len(pool_scores)} architectures drawn from the {len(pool_scores)} "
+                     f"scored in `--scores` (proxies {', '.join(proxies)}). Every seed's pool is a uniform sample of the space, but "
+                     "pools drawn from one scored set overlap, so the seeds' results are not independent; the scored set "
+                     f"{'holds' if str(best_row['arch']) in pool_scores.index else 'does not hold'} the best-by-`{args.target}` "
+                     "architecture of the table.")
 
     args.out.mkdir(parents=True, exist_ok=True)
     runs_path = args.out / "runs.jsonl"
@@ -176,11 +184,11 @@ def run(args: argparse.Namespace) -> int:
     ylim = (float(np.percentile(table[args.report].dropna(), 90)), optimum + 0.1)
     plotted = False
     try:
-        _plot(done, strategies, budgets, args.out / "search.png", ylim, args.report)
+        _plot(done, strategies, budgets, args.out / args.plot, ylim, args.report)
         plotted = True
     except ImportError:
         logger.warning("matplotlib is not installed: no plot")
-    publish(_report(frame, args, title, optimum, best_by_target, es, plotted), args.out)
+    publish(_report(frame, args, title, optimum, best_by_target, es, plotted, pool_note), args.out)
     return 0
 
 
@@ -254,7 +262,7 @@ def _summarise(done: dict, strategies: list[str], budgets: list[int], optimum: f
     return rows
 
 
-def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool) -> Report:
+def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool, pool_note: str | None) -> Report:
     report = Report(f"Search on {title}: {args.report} of the best by {args.target} vs queries",
                     command_line(args, "archscore bench search"), settings_from_args(args))
     tab = Table(["strategy", "budget", "runs", "test acc", "optimum", "archs trained", "surrogate s", "pool", "proxy s"])
@@ -270,10 +278,11 @@ def _report(frame, args, title: str, optimum: float, best_by_target: float, es, 
         f"`{args.report}`; `archs trained`: queries; `surrogate s`: mean surrogate fit+predict seconds per run up to that budget.",
         "`pool`: proxy-scored architectures a `+pool` run ranks (zc:ensemble over the score files) before its first query; "
         "`proxy s`: their scoring seconds at `--proxy-seconds` per architecture, computed once (score files), not per seed.",
+        *([pool_note] if pool_note else []),
         table=tab)
     if plotted:
-        report.section("Plot", "![test accuracy vs queries](search.png)",
-                       "`search.png`: mean over seeds with a ±1 std band, one line per strategy (copy it beside this page).")
+        report.section("Plot", f"![test accuracy vs queries]({args.plot})",
+                       f"`{args.plot}`: mean over seeds with a ±1 std band, one line per strategy (copy it beside this page).")
     if es is not None:
         report.section("Learning-curve early stopping", *es[0], table=es[1])
     return report
