@@ -343,7 +343,33 @@ class DartsRun:
                            seconds=float(sum(x.seconds for x in e)), stopped_epoch=self._stopped_epoch, settings=dict(self.settings))
 
 
-def darts_search(space: str = "nb201", **kwargs: Any) -> DartsResult:
+def darts_search(
+    space: str = "nb201",
+    *,
+    data_path: str | None = None,
+    data: Any = None,
+    space_options: dict | None = None,
+    limit: int | None = None,
+    resolution: int | None = None,
+    valid_fraction: float = 0.5,
+    epochs: int = 50,
+    steps_per_epoch: int | None = None,
+    order: int = 1,
+    fix: str | None = None,
+    skip_limit: int = 2,
+    drnas_reg: float = 1e-3,
+    batch_size: int = 64,
+    w_lr: float = 0.025,
+    w_lr_min: float = 0.001,
+    w_momentum: float = 0.9,
+    w_weight_decay: float = 3e-4,
+    alpha_lr: float = 3e-4,
+    alpha_weight_decay: float = 1e-3,
+    grad_clip: float = 5.0,
+    device: str = "auto",
+    num_threads: int | None = None,
+    seed: int = 0,
+) -> DartsResult:
     """Run DARTS over ``space`` and return the discretised cells and skip counts per epoch.
 
     Parameters
@@ -383,7 +409,11 @@ def darts_search(space: str = "nb201", **kwargs: Any) -> DartsResult:
     -------
     DartsResult
     """
-    run = DartsRun(space, **kwargs)
+    run = DartsRun(space, data_path=data_path, data=data, space_options=space_options, limit=limit, resolution=resolution,
+                   valid_fraction=valid_fraction, epochs=epochs, steps_per_epoch=steps_per_epoch, order=order, fix=fix,
+                   skip_limit=skip_limit, drnas_reg=drnas_reg, batch_size=batch_size, w_lr=w_lr, w_lr_min=w_lr_min,
+                   w_momentum=w_momentum, w_weight_decay=w_weight_decay, alpha_lr=alpha_lr,
+                   alpha_weight_decay=alpha_weight_decay, grad_clip=grad_clip, device=device, num_threads=num_threads, seed=seed)
     while run.step() is not None:
         pass
     return run.result()

@@ -88,7 +88,9 @@ class DartsStrategy(Strategy):
     device : str, default="auto"
     num_threads : int, optional
 
-    Other arguments of :func:`~archscore.oneshot.darts_search` keep their defaults.
+    Notes
+    -----
+    The other arguments of :func:`~archscore.oneshot.darts_search` keep their defaults.
     """
 
     name = "darts"
