@@ -60,6 +60,28 @@ def test_darts_strategy_budget_stops_the_search_and_seed_reproduces():
     assert other.stats["darts_seed"] != res.stats["darts_seed"]
 
 
+CALLS: list[str] = []
+
+
+def counted_conv_count(arch) -> float:
+    CALLS.append(get_space("nb201").to_string(arch))
+    return conv_count(arch)
+
+
+def test_darts_strategy_resumes_without_spending_recorded_queries(tmp_path):
+    kw = dict(seed=4, strategy_params=DARTS_TINY)
+    full = search("nb201", "darts", FunctionEvaluator(conv_count), budget=10, **kw)
+    assert len(full.history) >= 2  # else the resume below would test nothing
+    CALLS.clear()
+    first = search("nb201", "darts", FunctionEvaluator(counted_conv_count), budget=1, out=tmp_path / "run", **kw)
+    assert len(first.history) == 1 and len(CALLS) == 1
+    CALLS.clear()
+    resumed = search("nb201", "darts", FunctionEvaluator(counted_conv_count), budget=10, out=tmp_path / "run", **kw)
+    # the supernet is retrained from the seed, the recorded query is replayed, only the new cells are evaluated
+    assert list(resumed.history["arch"]) == list(full.history["arch"])
+    assert CALLS == list(full.history["arch"])[1:]
+
+
 def test_darts_strategy_rejects_a_space_without_supernet_and_bad_options():
     with pytest.raises(ValueError, match="cannot share weights"):
         search("nbgraph", "darts", FunctionEvaluator(lambda a: 0.0), budget=1,
