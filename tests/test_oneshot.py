@@ -235,9 +235,48 @@ def test_darts_early_stop_returns_the_last_cell_under_the_limit():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"order": 3}, "order must be 1"),
-    ({"fix": "drnas"}, "fix must be one of"),
+    ({"fix": "gdas"}, "fix must be one of"),
+    ({"fix": "drnas", "order": 2}, "first-order only"),
+    ({"fix": "drnas", "drnas_reg": -1.0}, "drnas_reg must be a non-negative"),
     ({"epochs": 0}, "epochs must be a positive integer"),
 ])
 def test_darts_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         oneshot.darts_search(**{**DARTS_TINY, **kwargs})
+
+
+# ------------------------------------------------------------------ DrNAS
+def test_drnas_kl_regulariser_matches_the_closed_form():
+    run = oneshot.DartsRun(fix="drnas", drnas_reg=1.0, seed=0, **DARTS_TINY)
+    with torch.no_grad():
+        run.alpha.zero_()
+    assert float(run._drnas_kl().detach()) == 0.0  # concentration elu(0) + 1 = 1 on every op: the uniform anchor itself
+    with torch.no_grad():
+        run.alpha[2, 0] = 1.0  # concentration (2, 1, 1, 1, 1) on one edge
+    # KL(Dir(2,1,1,1,1) || Dir(1,1,1,1,1)) = ln G(6) - ln G(2) - ln G(5) + (psi(2) - psi(6)) = ln 5 - (1/2 + 1/3 + 1/4 + 1/5)
+    assert float(run._drnas_kl().detach()) == pytest.approx(np.log(5) - (1 / 2 + 1 / 3 + 1 / 4 + 1 / 5), rel=1e-5)
+
+
+def test_drnas_mixture_is_a_reparameterised_dirichlet_sample():
+    run = oneshot.DartsRun(fix="drnas", seed=0, **DARTS_TINY)
+    torch.manual_seed(0)
+    w1, w2 = run._mixture(detach=False), run._mixture(detach=False)
+    assert w1.shape == (6, len(NB201_OPS)) and bool((w1 >= 0).all())
+    np.testing.assert_allclose(w1.sum(dim=1).detach().numpy(), 1.0, rtol=1e-5)
+    assert not torch.equal(w1, w2)  # stochastic, unlike DARTS's softmax
+    w1[:, 0].sum().backward()
+    assert run.alpha.grad is not None and float(run.alpha.grad.abs().sum()) > 0  # pathwise gradient reaches alpha
+    plain = oneshot.DartsRun(seed=0, **DARTS_TINY)
+    assert torch.equal(plain._mixture(detach=True), torch.softmax(plain.alpha.detach(), dim=-1))
+
+
+def test_drnas_run_owns_its_random_state():
+    a = oneshot.DartsRun(fix="drnas", seed=2, **DARTS_TINY)
+    b = oneshot.DartsRun(fix="drnas", seed=2, **DARTS_TINY)
+    while a.step() is not None:
+        pass
+    while b.step() is not None:
+        torch.rand(1000)  # other code drawing from torch's global generator between epochs
+    assert b.step() is None and len(b.epochs_done) == DARTS_TINY["epochs"]
+    np.testing.assert_array_equal(a.result().alphas[-1], b.result().alphas[-1])
+    assert a.result().settings["drnas_reg"] == 1e-3

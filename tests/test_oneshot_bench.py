@@ -25,3 +25,34 @@ def test_run_without_data_is_an_error(monkeypatch, tmp_path):
     assert args.minutes == [10.0, 30.0, 60.0] and args.darts_seeds == [0, 1, 2]
     assert bench.run(args) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_new_options_defaults():
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args([])
+    assert args.darts_fixes == ["darts-", "drnas"] and args.enas_budget == 100
+    assert p.parse_args(["--darts-fixes"]).darts_fixes == []  # plain DARTS only
+
+
+def _spos_rows(spos_5min: float, combo_5min: float) -> dict:
+    rows = [{"method": "params", "minutes": None, "kendall": 0.0, "spearman": 0.6},
+            {"method": "params+ref proxies (log-rank avg)", "minutes": None, "kendall": 0.0, "spearman": 0.8}]
+    for minutes, sp, combo in ((2.0, 0.9, 0.9), (5.0, spos_5min, combo_5min)):
+        rows += [{"method": "spos (-loss)", "minutes": minutes, "kendall": 0.0, "spearman": sp},
+                 {"method": "spos(-loss)+params+ref proxies", "minutes": minutes, "kendall": 0.0, "spearman": combo}]
+    return {"n_cells": 200, "rows": rows, "runs": [{"minutes": 2.0}, {"minutes": 5.0}]}
+
+
+def test_checks_use_the_largest_budget_and_the_worst_seed_of_each_fix():
+    darts = {"runs": [{"fix": "none", "skips": 6}, {"fix": "darts-", "skips": 2}, {"fix": "darts-", "skips": 6},
+                      {"fix": "drnas", "skips": 1}]}
+    checks = bench._checks(_spos_rows(0.5, 0.85), darts)
+    got = {c["check"]: (c["value"], c["threshold"], c["passed"]) for c in checks}
+    assert got == {
+        "SPOS (-loss) Spearman > params' (5 min)": (0.5, 0.6, False),  # 2 min beat params, but the largest budget decides
+        "SPOS+params+ref proxies Spearman > params+ref proxies' (5 min)": (0.85, 0.8, True),
+        "DARTS with darts-: no found cell made only of skip connections (max skips over seeds)": (6.0, 6.0, False),
+        "DARTS with drnas: no found cell made only of skip connections (max skips over seeds)": (1.0, 6.0, True),
+    }  # plain DARTS is reported, never checked
+    assert bench._checks(None, None) == []

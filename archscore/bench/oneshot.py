@@ -1,15 +1,22 @@
-"""One-shot benchmark on NAS-Bench-201 CIFAR-10: SPOS ranking vs training minutes, and DARTS with/without a collapse fix.
+"""One-shot benchmark on NAS-Bench-201 CIFAR-10: SPOS ranking vs training minutes, DARTS with/without collapse fixes, ENAS-style search.
 
 SPOS: for each wall-clock budget, train ``oneshot:spos`` once on the CIFAR-10
 images and score the 200 hard-case connected cells of
 ``nb201/nb201_cifar10_ref_zc_200connected.csv`` with inherited weights; report
 Kendall and Spearman against ``valid_acc_200ep`` beside ``zc:params`` and the
 reference proxy columns, and rank-average combinations of SPOS with them;
-plot rank correlation against training minutes. DARTS: run first-order DARTS
-with and without the fix over several seeds and look the found cells up in
-the NB201 table (``test_acc_200ep``).
+plot rank correlation against training minutes. DARTS: run the ``darts``
+search strategy (plain and with each fix) over several seeds against the NB201
+table (one query per distinct cell of each epoch) and report the cell DARTS
+returns with its ``test_acc_200ep`` and the skip count per epoch. ENAS-style:
+``enas_search`` (REINFORCE scored by the largest budget's supernet) beside
+random search with the same supernet and queries.
 
-Writes ``OUT/results.md``, ``OUT/results.json`` and ``OUT/rank_vs_minutes.png``.
+Writes ``OUT/results.md`` (through :mod:`archscore.bench.report`),
+``OUT/results.json`` and ``OUT/rank_vs_minutes.png``. Exits with status 1
+when a check fails (SPOS above ``params`` and the SPOS+proxies combination
+above the proxies' at the largest budget; no cell of a fix made only of skip
+connections).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--darts-steps-per-epoch", type=int, default=None)
     p.add_argument("--darts-C", type=int, default=None, help="DARTS supernet channels (default --C)")
     p.add_argument("--darts-N", type=int, default=None, help="DARTS cells per stage (default --N)")
-    p.add_argument("--darts-fix", default="darts-", choices=("darts-", "early_stop"), help="the fix compared with plain DARTS")
+    p.add_argument("--darts-fixes", nargs="*", default=["darts-", "drnas"], choices=("darts-", "early_stop", "drnas"),
+                   help="fixes compared with plain DARTS (default darts- drnas)")
     p.add_argument("--darts-order", type=int, default=1, choices=(1, 2))
+    p.add_argument("--enas-budget", type=int, default=100,
+                   help="queries (supernet evaluations) of the ENAS-style search and of random search on the largest budget's supernet (0: skip)")
     p.add_argument("--skip-spos", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--device", default="auto", help="torch device (default auto: CUDA when available)")
@@ -118,33 +130,66 @@ def run_spos(args, data_dir: Path, images: Path) -> dict:
                         ("spos(-loss)+params+ref proxies", _combine(spos_nl, *baselines.values()))):
             rows.append({"method": name, "minutes": minutes, **_corr(truth, v)})
         logger.info("SPOS %g min: %s", minutes, run)
-    return {"n_cells": len(archs), "rows": rows, "runs": runs}
+    return {"n_cells": len(archs), "rows": rows, "runs": runs, "estimator": est}
+
+
+def _nb201_table(data_dir: Path):
+    from archscore.benchmarks import load_nb201
+
+    return load_nb201(data_dir / "nb201").table
 
 
 def run_darts(args, data_dir: Path, images: Path) -> dict:
-    from archscore.benchmarks import load_nb201
-    from archscore.oneshot import darts_search
+    from archscore.search import TabularEvaluator, search
     from archscore.spaces import get_space
 
-    table = load_nb201(data_dir / "nb201").table
+    table = _nb201_table(data_dir)
     test_by_arch = dict(zip(table["arch"], table["test_acc_200ep"]))
+    ev = TabularEvaluator(table, target="valid_acc_200ep", report="test_acc_200ep", space="nb201")
     space = get_space("nb201")
     C = args.darts_C or args.C
     N = args.darts_N or args.N
     out = []
     for seed in args.darts_seeds:
-        for fix in (None, args.darts_fix):
-            r = darts_search("nb201", data_path=str(images), space_options={"C": C, "N": N}, limit=args.limit,
-                             resolution=args.resolution, epochs=args.darts_epochs, steps_per_epoch=args.darts_steps_per_epoch,
-                             order=args.darts_order, fix=fix, batch_size=args.batch_size, device=args.device,
-                             num_threads=args.threads, seed=seed)
-            s = space.to_string(r.arch)
-            out.append({"seed": seed, "fix": fix or "none", "cell": s, "test_acc_200ep": float(test_by_arch[s]),
-                        "skip_counts": r.skip_counts, "stopped_epoch": r.stopped_epoch, "seconds": r.seconds,
-                        "test_acc_per_epoch": [float(test_by_arch[space.to_string(g)]) for g in r.genotypes]})
+        for fix in (None, *args.darts_fixes):
+            params = dict(data_path=str(images), space_options={"C": C, "N": N}, limit=args.limit, resolution=args.resolution,
+                          epochs=args.darts_epochs, steps_per_epoch=args.darts_steps_per_epoch, order=args.darts_order, fix=fix,
+                          batch_size=args.batch_size, device=args.device, num_threads=args.threads)
+            res = search("nb201", "darts", ev, budget=args.darts_epochs, seed=seed, strategy_params=params, progress=False)
+            st = res.stats
+            cell = st["darts_arch"]
+            trace = st["darts_epochs"]
+            ops = space.cell_ops(space.from_string(cell))
+            out.append({"seed": seed, "fix": fix or "none", "cell": cell, "test_acc_200ep": float(test_by_arch[cell]),
+                        "skips": ops.count("skip_connect"), "skip_counts": [t["skips"] for t in trace],
+                        "queries": int(res.spent), "epochs_run": len(trace), "stopped_epoch": st["darts_stopped_epoch"],
+                        "seconds": st["darts_seconds"], "oracle_test_acc": float(res.best.report) if res.best else float("nan"),
+                        "test_acc_per_epoch": [float(test_by_arch[t["arch"]]) for t in trace]})
             logger.info("DARTS seed %d fix %s: %s", seed, fix, out[-1])
     return {"C": C, "N": N, "epochs": args.darts_epochs, "steps_per_epoch": args.darts_steps_per_epoch, "order": args.darts_order,
             "runs": out}
+
+
+def run_enas(args, data_dir: Path, est, minutes: float) -> dict:
+    from archscore.oneshot import enas_search
+    from archscore.search import EstimatorEvaluator, search
+
+    table = _nb201_table(data_dir)
+    test_by_arch = dict(zip(table["arch"], table["test_acc_200ep"]))
+    rows = []
+    for name in ("enas (reinforce + supernet)", "random + supernet"):
+        t0 = time.perf_counter()
+        if name.startswith("enas"):
+            res = enas_search(est, budget=args.enas_budget, seed=args.seed, progress=False)
+        else:
+            res = search("nb201", "random", EstimatorEvaluator(est), budget=args.enas_budget, seed=args.seed, progress=False)
+        secs = time.perf_counter() - t0
+        tests = np.array([test_by_arch[a] for a in res.history["arch"]])
+        rows.append({"method": name, "queries": int(res.spent), "cell": res.best.arch, "supernet_acc": res.best.value,
+                     "test_acc_200ep": float(test_by_arch[res.best.arch]), "mean_test_acc_queried": float(tests.mean()),
+                     "seconds": secs, "ms_per_query": 1000 * secs / max(1, len(res.history))})
+        logger.info("%s: %s", name, rows[-1])
+    return {"minutes": minutes, "budget": args.enas_budget, "rows": rows, "table_best_test": float(table["test_acc_200ep"].max())}
 
 
 def _plot(spos: dict, path: Path) -> None:
@@ -173,31 +218,72 @@ def _plot(spos: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _markdown(args, spos: dict | None, darts: dict | None) -> str:
-    lines = ["# One-shot benchmark (NB201 CIFAR-10)", "",
-             f"Settings: C={args.C}, N={args.N}, resolution={args.resolution or 32}, images={args.limit or 'all'}, "
-             f"batch {args.batch_size}, lr {args.lr}, sampling {args.sampling}, threads {args.threads}, device {args.device}, seed {args.seed}.", ""]
-    if spos:
-        lines += [f"## SPOS ranking on {spos['n_cells']} hard-case connected cells (target valid_acc_200ep)", "",
-                  "| method | minutes | Kendall | Spearman |", "|---|---|---|---|"]
-        for r in spos["rows"]:
-            m = "-" if r["minutes"] is None else f"{r['minutes']:g}"
-            lines.append(f"| {r['method']} | {m} | {r['kendall']:.3f} | {r['spearman']:.3f} |")
-        lines += ["", "| minutes | steps | epochs | train s | final loss | mean supernet acc % | eval s | ms / candidate |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in spos["runs"]:
-            lines.append(f"| {r['minutes']:g} | {r['steps']} | {r['epochs']:.1f} | {r['train_seconds']:.0f} | {r['final_loss']:.3f} | "
-                         f"{r['mean_supernet_acc']:.1f} | {r['eval_seconds']:.1f} | {r['ms_per_candidate']:.0f} |")
-        lines += ["", "![rank correlation vs minutes](rank_vs_minutes.png)", ""]
+def _checks(spos: dict | None, darts: dict | None) -> list[dict]:
+    checks = []
+    if spos and spos["runs"]:
+        top = max(r["minutes"] for r in spos["runs"])
+        sp = {(r["method"], r["minutes"]): r["spearman"] for r in spos["rows"]}
+        checks.append({"check": f"SPOS (-loss) Spearman > params' ({top:g} min)", "value": sp[("spos (-loss)", top)],
+                       "direction": ">", "threshold": sp[("params", None)], "passed": bool(sp[("spos (-loss)", top)] > sp[("params", None)])})
+        combo, base = sp[("spos(-loss)+params+ref proxies", top)], sp[("params+ref proxies (log-rank avg)", None)]
+        checks.append({"check": f"SPOS+params+ref proxies Spearman > params+ref proxies' ({top:g} min)", "value": combo,
+                       "direction": ">", "threshold": base, "passed": bool(combo > base)})
     if darts:
-        lines += [f"## DARTS (order {darts['order']}, C={darts['C']}, N={darts['N']}, {darts['epochs']} epochs"
-                  f"{'' if darts['steps_per_epoch'] is None else ', ' + str(darts['steps_per_epoch']) + ' steps/epoch'})", "",
-                  "| seed | fix | found cell | test_acc_200ep | skips per epoch | stopped | seconds |", "|---|---|---|---|---|---|---|"]
+        for fix in dict.fromkeys(r["fix"] for r in darts["runs"] if r["fix"] != "none"):
+            worst = max(r["skips"] for r in darts["runs"] if r["fix"] == fix)
+            checks.append({"check": f"DARTS with {fix}: no found cell made only of skip connections (max skips over seeds)",
+                           "value": float(worst), "direction": "<", "threshold": 6.0, "passed": bool(worst < 6)})
+    return checks
+
+
+def _report(args, spos: dict | None, darts: dict | None, enas: dict | None, checks: list[dict]) -> Report:
+    report = Report("One-shot benchmark (NB201 CIFAR-10): SPOS, DARTS, ENAS-style search",
+                    command_line(args, "archscore bench oneshot"), settings_from_args(args))
+    report.section(
+        "Protocol",
+        f"Images: CIFAR-10 train5k.npz ({args.limit or 'all 5,000'} images, resolution {args.resolution or 32}); "
+        f"supernet C={args.C}, N={args.N}; {args.threads} torch thread(s), device {args.device}. Wall-clock budgets depend on the "
+        "machine and its load.",
+        f"SPOS: one supernet per budget, {args.sampling} single-path training, BatchNorm recalibrated per cell on "
+        f"{args.bn_batches} batches, scored on the held-out images ({args.eval_size or 'all'}); rank correlation with "
+        f"valid_acc_200ep on the {spos['n_cells'] if spos else 200} hard-case connected cells.",
+        "DARTS: search(..., 'darts') against the NB201 table, one query per distinct discretised cell; the cell DARTS returns is "
+        "the last epoch's (early_stop: the last under the skip limit). 'oracle' is the best test accuracy among the epochs' cells "
+        "picked by valid_acc_200ep, a choice DARTS does not make.",
+        "ENAS-style: REINFORCE (factorised policy) whose queries are supernet evaluations of the largest budget's supernet, "
+        "beside random search with the same evaluator and budget; the cell found is the best by supernet accuracy.",
+    )
+    if spos:
+        t = Table(["method", "minutes", "Kendall", "Spearman"])
+        for r in spos["rows"]:
+            t.add(r["method"], "-" if r["minutes"] is None else f"{r['minutes']:g}", f"{r['kendall']:.3f}", f"{r['spearman']:.3f}")
+        report.section(f"SPOS ranking on {spos['n_cells']} hard-case connected cells (target valid_acc_200ep)", table=t)
+        t = Table(["minutes", "steps", "epochs", "train s", "final loss", "mean supernet acc %", "eval s", "ms / candidate"])
+        for r in spos["runs"]:
+            t.add(f"{r['minutes']:g}", r["steps"], f"{r['epochs']:.1f}", f"{r['train_seconds']:.0f}", f"{r['final_loss']:.3f}",
+                  f"{r['mean_supernet_acc']:.1f}", f"{r['eval_seconds']:.1f}", f"{r['ms_per_candidate']:.0f}")
+        report.section("SPOS training", "rank_vs_minutes.png: Spearman against training minutes.", table=t)
+    if darts:
+        t = Table(["seed", "fix", "found cell", "test_acc_200ep", "skips per epoch", "queries", "stopped", "oracle test acc", "seconds"], left=3)
         for r in darts["runs"]:
-            lines.append(f"| {r['seed']} | {r['fix']} | `{r['cell']}` | {r['test_acc_200ep']:.2f} | {r['skip_counts']} | "
-                         f"{r['stopped_epoch'] or '-'} | {r['seconds']:.0f} |")
-        lines.append("")
-    return "\n".join(lines)
+            t.add(r["seed"], r["fix"], f"`{r['cell']}`", f"{r['test_acc_200ep']:.2f}", " ".join(map(str, r["skip_counts"])), r["queries"],
+                  r["stopped_epoch"] or "-", f"{r['oracle_test_acc']:.2f}", f"{r['seconds']:.0f}")
+        lines = []
+        for fix in dict.fromkeys(r["fix"] for r in darts["runs"]):
+            acc = [r["test_acc_200ep"] for r in darts["runs"] if r["fix"] == fix]
+            lines.append(f"{fix}: test_acc_200ep of the found cell {np.mean(acc):.2f} ± {np.std(acc):.2f} over {len(acc)} seed(s)")
+        steps = "" if darts["steps_per_epoch"] is None else f", {darts['steps_per_epoch']} steps/epoch"
+        report.section(f"DARTS (order {darts['order']}, C={darts['C']}, N={darts['N']}, {darts['epochs']} epochs{steps})", *lines, table=t)
+    if enas:
+        t = Table(["method", "queries", "cell found", "supernet acc %", "test_acc_200ep", "mean test acc of queried", "ms / query"], left=3)
+        for r in enas["rows"]:
+            t.add(r["method"], r["queries"], f"`{r['cell']}`", f"{r['supernet_acc']:.1f}", f"{r['test_acc_200ep']:.2f}",
+                  f"{r['mean_test_acc_queried']:.2f}", f"{r['ms_per_query']:.0f}")
+        report.section(f"ENAS-style search with the {enas['minutes']:g}-minute supernet ({enas['budget']} queries, seed {args.seed})",
+                       f"Best test_acc_200ep in the NB201 table: {enas['table_best_test']:.2f}.", table=t)
+    if checks:
+        report.section("Checks", table=check_lines(checks))
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -215,12 +301,14 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(int(args.threads))
     os.makedirs(args.out, exist_ok=True)
     spos = None if args.skip_spos or not args.minutes else run_spos(args, data_dir, images)
+    est = spos.pop("estimator") if spos else None
+    enas = run_enas(args, data_dir, est, max(r["minutes"] for r in spos["runs"])) if est is not None and args.enas_budget > 0 else None
     darts = run_darts(args, data_dir, images) if args.darts_seeds else None
     if spos:
         _plot(spos, args.out / "rank_vs_minutes.png")
+    checks = _checks(spos, darts)
     (args.out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items() if k != "func"},
-                                                        "spos": spos, "darts": darts}, indent=1, default=str))
-    md = _markdown(args, spos, darts)
-    (args.out / "results.md").write_text(md)
-    print(md)
-    return 0
+                                                        "spos": spos, "darts": darts, "enas": enas, "checks": checks},
+                                                       indent=1, default=str))
+    publish(_report(args, spos, darts, enas, checks), args.out)
+    return 0 if all(c["passed"] for c in checks) else 1

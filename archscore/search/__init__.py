@@ -10,8 +10,9 @@
     res.best      # the query with the highest value: arch, value, report
 
 Strategies (``list_strategies()``): ``random``, ``rea``, ``local``,
-``bananas``, ``reinforce``, ``sh``, ``hyperband``, and the multi-objective
-``nsga2`` and ``rea-mo`` (``objectives=``; ``res.front``). See :func:`search`
+``bananas``, ``reinforce``, ``sh``, ``hyperband``, the multi-objective
+``nsga2`` and ``rea-mo`` (``objectives=``; ``res.front``), and ``darts``
+(differentiable search, registered by :mod:`archscore.oneshot.strategies`). See :func:`search`
 for the budget, repeats, failures, constraints (:mod:`archscore.search.constraints`:
 ``constraints=["hw:latency<=5ms", "params<=1.5M"]``), early stopping and resuming.
 """

@@ -99,6 +99,10 @@ class Strategy:
     def tell(self, proposals: list[Proposal], results: list[Evaluation]) -> None:
         """Learn from the evaluations of the last batch (same order as ``proposals``)."""
 
+    def stats(self) -> dict[str, Any]:
+        """What the strategy reports after the run, beyond the history (``SearchResult.stats``); empty by default."""
+        return {}
+
     def params(self) -> dict[str, Any]:
         """The strategy's parameters (recorded in the run's metadata; resuming checks them)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "ctx" and _jsonable(v)}
@@ -114,7 +118,8 @@ def _jsonable(v: Any) -> bool:
 
 
 #: Every search strategy by name.
-STRATEGIES = Registry("search strategy", plugins=("archscore.search.strategies", "archscore.search.multiobjective"))
+STRATEGIES = Registry("search strategy", plugins=("archscore.search.strategies", "archscore.search.multiobjective",
+                                                  "archscore.oneshot.strategies"))
 
 
 def register_strategy(name: str, cls: Any = None, **metadata: Any):

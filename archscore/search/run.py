@@ -90,6 +90,9 @@ class SearchResult:
         fidelity, epochs, stopped, error`` plus the strategy's fields.
     best : BestQuery
         The full-fidelity, successful query with the highest value.
+    stats : dict
+        Counters of the run (``surrogate_fits``) and what the strategy reports
+        (:meth:`Strategy.stats`, e.g. DARTS's per-epoch cells in ``darts_epochs``).
     """
 
     history: pd.DataFrame
@@ -622,7 +625,7 @@ def search(
     if refused_frame.empty:
         refused_frame = pd.DataFrame(columns=["arch", "reason", "after_query"])
     return SearchResult(history, best, space, strat.name, seed, budget, spent, n_repeats, n_refused, pool_seconds,
-                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0))},
+                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0)), **strat.stats()},
                         refused=refused_frame, objectives=dict(objectives))
 
 
