@@ -60,8 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool-size", type=int, default=None, help="pool cells sampled per seed from the scored cells (default all)")
     p.add_argument("--pool-proxies", default=None, help="score columns aggregated for the pool (default: zc:ensemble's proxies present in the file)")
     p.add_argument("--proxy-seconds", type=float, default=None, help="measured proxy seconds per pool cell, for the cost column")
-    p.add_argument("--fidelities", default="12=valid_acc_12ep,200=valid_acc_200ep",
-                   help="EPOCHS=COLUMN list for multi-fidelity strategies (sh, hyperband); a query at E epochs counts E/max of a query")
+    p.add_argument("--fidelities", default=None,
+                   help="EPOCHS=COLUMN list for multi-fidelity strategies (sh, hyperband); a query at E epochs counts E/max of a query "
+                        "(default for nb201: 12=valid_acc_12ep,200=valid_acc_200ep; none for nbgraph)")
     p.add_argument("--curves", type=Path, default=None,
                    help="learning-curve table (nb201_cifar10_curves_200archs.csv): also measure early stopping on it")
     p.add_argument("--es-threshold", type=float, default=0.05, help="stop when P(improvement) falls below this (default 0.05)")
@@ -81,11 +82,15 @@ def _benchmark(args: argparse.Namespace):
     if name == "nb201" and not dataset:
         args.target = args.target or "valid_acc_200ep"
         args.report = args.report or "test_acc_200ep"
+        if args.fidelities is None:
+            args.fidelities = "12=valid_acc_12ep,200=valid_acc_200ep"
         fid = {int(k): v for k, v in _parse_map(args.fidelities, str).items()}
         return "nb201", load_table(args.data), fid, "NAS-Bench-201 CIFAR-10"
     if name == "nbgraph" and dataset:
         args.target = args.target or "valid_perf"
         args.report = args.report or "perf"
+        if args.fidelities:
+            raise ValueError("--fidelities: NAS-Bench-Graph has one fidelity (its tables hold the final performance only)")
         table = load_nasbench_graph(dataset).table.reset_index(drop=True)
         for col in ("perf", "valid_perf"):  # the package stores fractions; report percent like NB201
             table[col] = 100.0 * table[col]
@@ -265,7 +270,7 @@ def _summarise(done: dict, strategies: list[str], budgets: list[int], optimum: f
 def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool, pool_note: str | None) -> Report:
     report = Report(f"Search on {title}: {args.report} of the best by {args.target} vs queries",
                     command_line(args, "archscore bench search"), settings_from_args(args))
-    tab = Table(["strategy", "budget", "runs", "test acc", "optimum", "archs trained", "surrogate s", "pool", "proxy s"])
+    tab = Table(["strategy", "budget", "runs", args.report, "optimum", "archs trained", "surrogate s", "pool", "proxy s"])
     for r in frame.itertuples():
         proxy = "" if not r.pool_cells else ("n/a" if not np.isfinite(r.proxy_s) else f"{r.proxy_s:.0f}")
         tab.add(r.strategy, r.budget, r.runs, f"{r.mean_test:.2f} ± {r.std_test:.2f}", f"{r.frac_optimum:.2f}", r.archs_trained,
@@ -274,11 +279,11 @@ def _report(frame, args, title: str, optimum: float, best_by_target: float, es, 
         "Best found vs queries",
         f"`{args.target}` guides the search; `{args.report}` of the best-by-`{args.target}` architecture queried so far is reported "
         f"(table optimum {optimum:.2f}; the best-by-`{args.target}` architecture of the whole table: {best_by_target:.2f}).",
-        "`test acc`: mean ± std over the runs (seeds 0..runs-1); `optimum`: fraction of runs whose choice is the table's best "
+        f"`{args.report}`: mean ± std over the runs (seeds 0..runs-1); `optimum`: fraction of runs whose choice is the table's best "
         f"`{args.report}`; `archs trained`: queries; `surrogate s`: mean surrogate fit+predict seconds per run up to that budget.",
-        "`pool`: proxy-scored architectures a `+pool` run ranks (zc:ensemble over the score files) before its first query; "
-        "`proxy s`: their scoring seconds at `--proxy-seconds` per architecture, computed once (score files), not per seed.",
-        *([pool_note] if pool_note else []),
+        *(["`pool`: proxy-scored architectures a `+pool` run ranks (zc:ensemble over the score files) before its first query; "
+           "`proxy s`: their scoring seconds at `--proxy-seconds` per architecture, computed once (score files), not per seed.",
+           pool_note] if pool_note else []),
         table=tab)
     if plotted:
         report.section("Plot", f"![test accuracy vs queries]({args.plot})",
