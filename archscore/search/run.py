@@ -23,6 +23,24 @@ generator's state exactly, so the later decisions are those an uninterrupted
 run makes. Each row stores a digest of the generator state, checked during
 the replay; a history from another setting raises an error naming what
 differs, and nothing recorded is lost.
+
+With ``store=`` the history is kept in a score store instead
+(:class:`archscore.store.ScoreStore`, one SQLite transaction per query): the
+run is one settings entry of the store (its setting without the budget,
+unless the strategy depends on it), so rerunning the same call resumes from
+it in the same way, a run with another setting is another entry, and the
+pool's live scores are kept (and reused by later runs) in the same file.
+
+Parallel evaluation
+-------------------
+Strategies propose batches (``batch_size``). With ``workers=N`` or
+``executor=`` (:mod:`archscore.executor`: local processes or a Dask
+cluster) the new queries of a batch are evaluated concurrently; the
+results are recorded and told to the strategy in proposal order, so the
+history is exactly the serial run's (same seed, any number of workers), and
+a failure (an exception, NaN, a worker that died, a time limit) is recorded
+as in the serial loop. A kill mid-batch loses at most the batch's
+unrecorded evaluations; the rerun resumes as above.
 """
 
 from __future__ import annotations
@@ -54,6 +72,7 @@ from archscore.search.constraints import ConstraintSet, MetricResolver
 from archscore.search.context import SearchContext
 from archscore.search.evaluators import get_evaluator, resolve_space
 from archscore.search.pool import Pool
+from archscore.store import ScoreStore
 
 logger = logging.getLogger(__name__)
 
@@ -306,6 +325,64 @@ class _ValueLog:
         self._fh.close()
 
 
+class _StoreHistory:
+    """A run's history in a score store (:meth:`archscore.store.ScoreStore.append_history`), one transaction per query.
+
+    The run is a settings entry of the store: its metadata (``run.json``'s
+    content) without the archscore version, and without the budget unless
+    the strategy is budget-aware, so a run with a larger budget continues the
+    same entry. Constraint and objective values computed before queries are
+    kept in the same entry as scores named ``metric:<name>``.
+    """
+
+    METRIC = "metric:"
+
+    def __init__(self, store: Any, meta: dict[str, Any], resume: bool) -> None:
+        meta = json.loads(json.dumps(meta, default=str))
+        self._own = not isinstance(store, ScoreStore)
+        self.store = ScoreStore(store) if self._own else store
+        try:
+            key = {k: v for k, v in meta.items() if k != "archscore" and (k != "budget" or meta.get("budget_aware"))}
+            self.sid = self.store.settings_id({**key, "kind": "search-history"})
+            self.name = f"score store {self.store.path} (search settings {self.sid})"
+            self.rows = self.store.history(self.sid)
+        except BaseException:
+            self.close()
+            raise
+        if self.rows and not resume:
+            self.close()
+            raise ValueError(f"{self.name} already holds a history of this run; pass resume=True to continue it")
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.store.append_history(self.sid, int(row["query"]), str(row["arch"]), {c: _fmt(row[c]) for c in COLUMNS})
+
+    def close(self) -> None:
+        if self._own:
+            self.store.close()
+
+
+class _StoreValueLog:
+    """Metric values computed for constraints and objectives, kept beside a store-held history (see :class:`_ValueLog`)."""
+
+    def __init__(self, hist: _StoreHistory, cache: dict[tuple[str, str], float]) -> None:
+        self.hist, self.cache = hist, cache
+        self._known: set[tuple[str, str]] = set()
+        n = len(_StoreHistory.METRIC)
+        for _, arch, proxy, _, value, status, *_ in hist.store.rows(hist.sid):
+            if proxy.startswith(_StoreHistory.METRIC):
+                k = (proxy[n:], arch)
+                self.cache[k] = float(value) if status == "ok" and value is not None else math.nan
+                self._known.add(k)
+
+    def flush_new(self) -> None:
+        for k in [k for k in self.cache if k not in self._known]:
+            self.hist.store.put(self.hist.sid, k[1], {_StoreHistory.METRIC + k[0]: float(self.cache[k])})
+            self._known.add(k)
+
+    def close(self) -> None:
+        pass
+
+
 # ------------------------------------------------------------------ objectives
 def _objectives(objectives: Any, evaluator: Any, resolver: MetricResolver) -> tuple[dict[str, str], list[tuple[str, str, Any]]]:
     """Validate ``objectives`` and say where each comes from: ("value"|"report"|"extra"|"metric", name, fn)."""
@@ -475,6 +552,7 @@ def search(
     callback: Callable[[dict], None] | None = None,
     workers: int | None = None,
     executor: Any = None,
+    store: Any = None,
 ) -> SearchResult:
     """Run ``strategy`` against ``evaluator`` for ``budget`` queries.
 
@@ -536,6 +614,12 @@ def search(
         ``batch_size`` architectures at a time, so give it ``batch_size`` of at
         least the number of workers. The evaluator must be picklable for Dask
         (a module-level function for :class:`FunctionEvaluator`).
+    store : str, Path or ScoreStore, optional
+        Keep the history in this score store instead of ``out=`` (one
+        transaction per query; rerunning the same call resumes from it, as
+        with ``out=``), and let the pool keep and reuse its scores there
+        (:class:`Pool` ``store=``). A store holds any number of runs: each
+        setting is its own entry (``archscore store info``).
 
     Returns
     -------
@@ -589,15 +673,23 @@ def search(
         "objectives": objectives or None,
         "early_stopping": None if early_stopping is None else repr(early_stopping),
     }
-    hist = _History(out, meta, resume) if out is not None else None
-    values_log = _ValueLog(hist.dir, resolver.cache) if hist is not None else None
+    if out is not None and store is not None:
+        raise ValueError("give out= (a folder with history.csv) or store= (a score store) for the history, not both")
+    if out is not None:
+        hist: Any = _History(out, meta, resume)
+        values_log: Any = _ValueLog(hist.dir, resolver.cache)
+    elif store is not None:
+        hist = _StoreHistory(store, meta, resume)
+        values_log = _StoreValueLog(hist, resolver.cache)
+    else:
+        hist = values_log = None
     replay = hist.rows if hist is not None else []
     if replay:
         logger.info("resuming %s: replaying %d recorded queries", hist.name, len(replay))
 
     pool_seconds = 0.0
     if pool is not None:
-        ctx.warm = pool.rank(ctx, data=data, scores=scores)
+        ctx.warm = pool.rank(ctx, data=data, scores=scores, store=hist.store if isinstance(hist, _StoreHistory) else None)
         pool_seconds = float(getattr(pool, "seconds_", 0.0))
     strat.start(ctx)
 
@@ -723,11 +815,11 @@ def search(
     finally:
         runner.close()
         bar.close()
-        if hist is not None:
-            hist.close()
         if values_log is not None:
             values_log.flush_new()
             values_log.close()
+        if hist is not None:
+            hist.close()
     if len(rows) < len(replay):
         raise ValueError(f"{hist.name} holds {len(replay)} queries but this run stopped after {len(rows)}: it is the history "
                          "of a run with a larger budget; pass that budget to continue it")
