@@ -22,6 +22,10 @@ ms), ``B``/``KB``/``MB``/``KiB``/``MiB`` or ``k``/``M``/``G``::
 
     archscore search ... --constraint "hw:latency<=5ms" --constraint "params<=1.5M"
 
+``--store PATH`` keeps the history in a score store (SQLite; rerunning the
+same command resumes from it) together with the pool's live scores, which
+later runs with the same settings reuse instead of recomputing.
+
 Parallel evaluation: ``--workers N`` (local processes), ``--dask-local N`` or
 ``--dask-scheduler tcp://HOST:PORT`` evaluate each batch of proposals
 concurrently; the history is the one the serial run writes. Strategies
@@ -57,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", default=None, help="column recorded for the chosen architectures (e.g. test_acc_200ep)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", type=Path, default=None, help="folder for history.csv, run.json and best_so_far.png (resumed if it holds this run)")
+    p.add_argument("--store", type=Path, default=None,
+                   help="score store (SQLite) holding the history (resumed when it holds this run) and the pool's live "
+                        "scores (reused by later runs); --out then gets the plot and a copy of the history")
     p.add_argument("--pool", type=int, default=None, help="warm start: sample and rank this many architectures first")
     p.add_argument("--pool-estimator", default="zc:ensemble", help="estimator ranking the pool in one call (default zc:ensemble)")
     p.add_argument("--pool-keep", type=int, default=None, help="how many of the pool's top the strategy may start from (default all)")
@@ -182,8 +189,12 @@ def run(args: argparse.Namespace) -> int:
     if args.max_params is not None:
         constraints.append(("hw:params", "<=", args.max_params))
     executor = _executor(args)
+    if args.store is not None and args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out {args.out} is a file; it names a folder")
+        args.out.mkdir(parents=True, exist_ok=True)
     res = search(args.space, args.strategy, ev, budget=args.budget, seed=args.seed, pool=pool, data=data, scores=args.scores,
-                 out=args.out, constraints=constraints or None, objectives=objectives, progress=not args.no_progress,
+                 out=args.out if args.store is None else None, store=args.store, constraints=constraints or None, objectives=objectives, progress=not args.no_progress,
                  strategy_params=_strategy_params(args.param), executor=executor)
     if res.best is None:
         print("no successful query")
@@ -214,5 +225,9 @@ def run(args: argparse.Namespace) -> int:
         np.savetxt(Path(args.out) / "best_so_far.txt", curve, fmt="%.6g")
         if len(res.refused):
             res.refused.to_csv(Path(args.out) / "refused.csv", index=False)
+        if args.store is not None:  # the store holds the resumable history; this is a copy to read
+            res.history.to_csv(Path(args.out) / "history.csv", index=False)
         print(f"history: {Path(args.out) / 'history.csv'}")
+    if args.store is not None:
+        print(f"history kept in the score store {args.store} (rerun the same command to resume)")
     return 0
