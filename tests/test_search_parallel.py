@@ -85,9 +85,9 @@ def test_tabular_evaluator_with_workers_and_resume_across_worker_counts(tmp_path
 
 def test_a_worker_that_dies_is_a_recorded_failure_and_the_run_goes_on():
     ev = FunctionEvaluator(_dies_on_first_cell, space="nb201")
-    first = SPACE.to_string(RandomSearch(batch_size=4) and search("nb201", RandomSearch(batch_size=4),
-                                                                   FunctionEvaluator(pid_value, space="nb201"), budget=1,
-                                                                   seed=2).archs[0])
+    # the first cell seed 2 proposes (a one-query run of the same strategy and seed)
+    first = search("nb201", RandomSearch(batch_size=4), FunctionEvaluator(pid_value, space="nb201"), budget=1,
+                   seed=2).history["arch"].iat[0]
     os.environ["ARCHSCORE_TEST_DIE_ON"] = first
     try:
         res = search("nb201", RandomSearch(batch_size=4), ev, budget=8, seed=2, executor=LocalExecutor(2, max_retries=1))
