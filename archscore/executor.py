@@ -130,17 +130,40 @@ class LocalExecutor:
         method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         self._ctx = multiprocessing.get_context(method)
         self._stopping = False
+        self._keep = False
+        self._pool: list[_Worker] = []
+        self._pool_task: Any = None
         self.description = f"{self.workers} local worker process{'es' if self.workers > 1 else ''}"
 
     def stop(self) -> None:
         """Ask :meth:`run` to end after the outcome being handled (running items are abandoned, not reported)."""
         self._stopping = True
 
+    def open(self) -> None:
+        """Keep the worker processes between :meth:`run` calls with the same task until :meth:`close`.
+
+        A search calls ``run`` once per batch: its workers then start (and
+        run the task's ``setup()``) once, not once per batch.
+        """
+        self._keep = True
+
+    def close(self) -> None:
+        """Stop the workers kept by :meth:`open`."""
+        self._keep = False
+        pool, self._pool, self._pool_task = self._pool, [], None
+        _shutdown(pool)
+
     def run(self, task: Any, items: Iterable[tuple[Hashable, Any]]) -> Iterator[Outcome]:
         """Yield one :class:`Outcome` per ``(key, payload)`` item, in completion order."""
         queue = collections.deque(items)
         attempts: dict[Hashable, int] = collections.Counter()
-        pool = [_Worker(self._ctx, task) for _ in range(min(self.workers, max(len(queue), 1)))]
+        if self._keep and self._pool and self._pool_task is task:
+            pool = self._pool
+        else:
+            _shutdown(self._pool)
+            n = self.workers if self._keep else min(self.workers, max(len(queue), 1))
+            pool = [_Worker(self._ctx, task) for _ in range(n)]
+            self._pool, self._pool_task = [], None
         try:
             while not self._stopping:
                 for i, w in enumerate(pool):
@@ -191,24 +214,35 @@ class LocalExecutor:
                         yield Outcome(key, None, f"TimeoutError: exceeded the time limit of {self.timeout:g} s",
                                       self.timeout, attempts[key] + 1)
         finally:
-            for w in pool:
-                if w.item is None and w.proc.is_alive():
-                    try:
-                        w.conn.send(None)
-                    except (OSError, ValueError):
-                        pass
-            for w in pool:
-                if w.item is not None:
-                    w.kill()  # abandoned (stop or error): its item was not reported, a rerun computes it
-                else:
-                    w.proc.join(2)
-                    w.kill()
+            if self._keep:  # idle workers wait for the next run; a busy one's item was abandoned: replace it
+                for i, w in enumerate(pool):
+                    if w.item is not None or not w.proc.is_alive():
+                        w.kill()
+                        pool[i] = _Worker(self._ctx, task)
+                self._pool, self._pool_task = pool, task
+            else:
+                _shutdown(pool)
 
     def __enter__(self) -> "LocalExecutor":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        self.close()
+
+
+def _shutdown(pool: list[_Worker]) -> None:
+    """Ask idle workers to exit, wait briefly, kill what is left (a busy worker's item is abandoned)."""
+    for w in pool:
+        if w.item is None and w.proc.is_alive():
+            try:
+                w.conn.send(None)
+            except (OSError, ValueError):
+                pass
+    for w in pool:
+        if w.item is None:
+            w.proc.join(2)
+        w.kill()
 
 
 def _dask_call(task: Any, payload: Any, timeout: float | None) -> tuple[Any, str | None, float]:
@@ -253,30 +287,71 @@ class DaskExecutor:
         self.address, self.local_workers, self.timeout = address, local_workers, timeout
         self.max_retries, self.window = int(max_retries), int(window)
         self._stopping = False
+        self._session: tuple[Any, Any] | None = None
+        self._scattered: tuple[Any, Any] | None = None
         self.description = (f"Dask scheduler {address}" if address else f"Dask LocalCluster of {local_workers} workers")
 
     def stop(self) -> None:
         self._stopping = True
 
+    def open(self) -> None:
+        """Connect (or start the ``LocalCluster``) now and keep it for every :meth:`run` until :meth:`close`.
+
+        Without it each :meth:`run` connects and disconnects (starts and stops
+        its cluster); a search calls ``run`` once per batch, so it opens first.
+        """
+        if self._session is None:
+            self._session = self._connect()
+
+    def close(self) -> None:
+        """Disconnect (and stop the cluster) opened by :meth:`open`."""
+        session, self._session = self._session, None
+        self._scattered = None
+        if session is not None:
+            self._disconnect(*session)
+
+    def _connect(self) -> tuple[Any, Any]:
+        import dask
+        from distributed import Client, LocalCluster
+
+        with dask.config.set(self._config()):
+            cluster = None
+            if self.local_workers is not None:
+                cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+                return Client(cluster), cluster
+            try:
+                return Client(self.address, timeout="30s"), None
+            except (OSError, TimeoutError) as exc:
+                raise OSError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+
+    @staticmethod
+    def _disconnect(client: Any, cluster: Any) -> None:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def _config(self) -> dict[str, Any]:
+        return {"distributed.scheduler.allowed-failures": self.max_retries, "distributed.worker.daemon": False}
+
     def run(self, task: Any, items: Iterable[tuple[Hashable, Any]]) -> Iterator[Outcome]:
         import dask
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import as_completed
 
         queue = collections.deque(items)
-        cluster = client = None
-        with dask.config.set({"distributed.scheduler.allowed-failures": self.max_retries,
-                              "distributed.worker.daemon": False}):
+        session = self._session
+        with dask.config.set(self._config()):
+            client, cluster = session if session is not None else (None, None)
             try:
-                if self.local_workers is not None:
-                    cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR)
-                    client = Client(cluster)
-                else:
-                    try:
-                        client = Client(self.address, timeout="30s")
-                    except (OSError, TimeoutError) as exc:
-                        raise OSError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
-                remote_task = client.scatter(task, broadcast=True)
+                if session is None:
+                    client, cluster = self._connect()
+                if session is not None and self._scattered is not None and self._scattered[0] is task:
+                    remote_task = self._scattered[1]  # one copy per session: a re-scatter of the same data shares its
+                else:                                 # key, and releasing the old future would cancel the new tasks
+                    remote_task = client.scatter(task, broadcast=True)
+                    if session is not None:
+                        self._scattered = (task, remote_task)
                 keys: dict[Any, Hashable] = {}
                 done = as_completed()
 
@@ -308,16 +383,15 @@ class DaskExecutor:
                 for fut in list(keys):
                     fut.cancel()
             finally:
-                if client is not None:
-                    client.close()
-                if cluster is not None:
-                    cluster.close()
+                if session is None:
+                    self._disconnect(client, cluster)
 
     def __enter__(self) -> "DaskExecutor":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        self.close()
 
 
 def make_executor(*, workers: int | None = None, dask_local: int | None = None, dask_scheduler: str | None = None,

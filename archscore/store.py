@@ -8,6 +8,7 @@
     store.missing(sid, cells, ["params", "synflow"])     # what is left to compute
     store.put(sid, cell, {"params": 1.0, "synflow": 2.0})
     store.frame(sid)                                      # one row per arch, one column per proxy
+    store.append_history(run_sid, 0, cell, row)           # a search run's queries (archscore.search, store=)
 
 Design (why it survives faults):
 
@@ -66,6 +67,19 @@ CREATE TABLE IF NOT EXISTS scores (
     created REAL NOT NULL,
     PRIMARY KEY (settings_id, arch, proxy, params)
 );
+"""
+
+#: The search-history table; added to a store of schema 1 when first used (older archscore versions ignore it).
+_HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    settings_id INTEGER NOT NULL REFERENCES settings(id),
+    query INTEGER NOT NULL,
+    arch TEXT NOT NULL,
+    row TEXT NOT NULL,
+    version TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (settings_id, query)
+)
 """
 
 
@@ -262,8 +276,10 @@ class ScoreStore:
             counts = dict(self._conn.execute("SELECT status, COUNT(*) FROM scores WHERE settings_id=? GROUP BY status",
                                              (sid,)).fetchall())
             narch = self._conn.execute("SELECT COUNT(DISTINCT arch) FROM scores WHERE settings_id=?", (sid,)).fetchone()[0]
+            queries = (self._conn.execute("SELECT COUNT(*) FROM history WHERE settings_id=?", (sid,)).fetchone()[0]
+                       if self._has_history() else 0)
             out.append({"id": int(sid), "settings": json.loads(text), "archs": int(narch), "ok": int(counts.get("ok", 0)),
-                        "failed": int(counts.get("failed", 0)), "proxies": self.proxies(sid)})
+                        "failed": int(counts.get("failed", 0)), "proxies": self.proxies(sid), "queries": int(queries)})
         return out
 
     def proxies(self, sid: int) -> list[str]:
@@ -371,6 +387,42 @@ class ScoreStore:
             raise self._write_error(exc) from None
         return written
 
+    # ------------------------------------------------------------------ search histories
+    def _has_history(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='history'").fetchone() is not None
+
+    def history(self, sid: int) -> list[dict[str, Any]]:
+        """The search-history rows recorded under ``sid`` (a search run's settings), in query order."""
+        if not self._has_history():
+            return []
+        rows = self._conn.execute("SELECT query, row FROM history WHERE settings_id=? ORDER BY query", (sid,)).fetchall()
+        for i, (q, _) in enumerate(rows):
+            if q != i:
+                raise StoreError(f"score store {self.path}: the search history of settings {sid} lacks query {i} "
+                                 f"(has {q}); run `archscore store verify`")
+        return [json.loads(r) for _, r in rows]
+
+    def append_history(self, sid: int, query: int, arch: str, row: Mapping[str, Any]) -> None:
+        """Record query ``query`` of the search run ``sid`` in ONE transaction.
+
+        The same query recorded again with the same content is a no-op; with
+        another content (two processes running the same search into one
+        store) it raises :class:`StoreError` and the recorded row is kept.
+        """
+        text = json.dumps(dict(row), sort_keys=True)
+        try:
+            with self._transaction():
+                self._conn.execute(_HISTORY_SCHEMA)
+                cur = self._conn.execute("INSERT OR IGNORE INTO history VALUES (?, ?, ?, ?, ?, ?)",
+                                         (sid, int(query), arch, text, _version(), time.time()))
+                if cur.rowcount == 0:
+                    old = self._conn.execute("SELECT row FROM history WHERE settings_id=? AND query=?", (sid, int(query))).fetchone()[0]
+                    if old != text:
+                        raise StoreError(f"score store {self.path}: query {query} of search settings {sid} is already "
+                                         f"recorded with another result (is another process running the same search?)")
+        except sqlite3.Error as exc:
+            raise self._write_error(exc) from None
+
     # ------------------------------------------------------------------ maintenance
     def info(self) -> dict[str, Any]:
         """Path, size, creator and per-settings counts."""
@@ -384,6 +436,10 @@ class ScoreStore:
         orphans = self._conn.execute("SELECT COUNT(*) FROM scores WHERE settings_id NOT IN (SELECT id FROM settings)").fetchone()[0]
         if orphans:
             problems.append(f"{orphans} score rows whose settings are missing")
+        if self._has_history():
+            orphans = self._conn.execute("SELECT COUNT(*) FROM history WHERE settings_id NOT IN (SELECT id FROM settings)").fetchone()[0]
+            if orphans:
+                problems.append(f"{orphans} search-history rows whose settings are missing")
         bad = self._conn.execute("SELECT COUNT(*) FROM scores WHERE status='failed' AND (error IS NULL OR error='')").fetchone()[0]
         if bad:
             problems.append(f"{bad} failure rows without an error message")

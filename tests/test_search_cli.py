@@ -60,6 +60,41 @@ def test_cli_search_errors(tmp_path):
         cli_search.run(_parse(cli_search, ["--budget", "0", "--data", str(path), "--target", "valid"]))
 
 
+def test_cli_search_workers_give_the_serial_history(tmp_path, capsys):
+    df, path = _table(tmp_path)
+    base = ["--strategy", "random", "--budget", "12", "--data", str(path), "--target", "valid", "--seed", "4", "--no-progress",
+            "--param", "batch_size=4"]
+    assert cli_search.run(_parse(cli_search, base + ["--out", str(tmp_path / "serial")])) == 0
+    assert cli_search.run(_parse(cli_search, base + ["--out", str(tmp_path / "par"), "--workers", "2"])) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "serial" / "history.csv"), pd.read_csv(tmp_path / "par" / "history.csv"))
+    with pytest.raises(ValueError, match="--workers must be >= 1, got 0"):
+        cli_search.run(_parse(cli_search, base + ["--workers", "0"]))
+    with pytest.raises(ValueError, match="--timeout-per-query needs --workers"):
+        cli_search.run(_parse(cli_search, base + ["--timeout-per-query", "5"]))
+    with pytest.raises(SystemExit):  # argparse: --workers and --dask-local exclude each other
+        _parse(cli_search, base + ["--workers", "2", "--dask-local", "2"])
+
+
+def test_cli_search_store_keeps_the_history_and_resumes(tmp_path, capsys):
+    df, path = _table(tmp_path)
+    db = tmp_path / "runs.db"
+    base = ["--strategy", "rea", "--data", str(path), "--target", "valid", "--seed", "1", "--no-progress",
+            "--param", "population_size=5", "--param", "tournament_size=2", "--store", str(db), "--out", str(tmp_path / "o")]
+    assert cli_search.run(_parse(cli_search, base + ["--budget", "6"])) == 0
+    assert cli_search.run(_parse(cli_search, base + ["--budget", "14"])) == 0
+    assert "history kept in the score store" in capsys.readouterr().out
+    serial = tmp_path / "serial"
+    argv = [a if a != str(tmp_path / "o") else str(serial) for a in base if a not in ("--store", str(db))]
+    assert cli_search.run(_parse(cli_search, argv + ["--budget", "14"])) == 0
+    copy = pd.read_csv(tmp_path / "o" / "history.csv")
+    pd.testing.assert_frame_equal(copy[["query", "arch", "value"]], pd.read_csv(serial / "history.csv")[["query", "arch", "value"]])
+    from archscore.store import ScoreStore
+
+    with ScoreStore(db, readonly=True) as st:
+        (entry,) = st.settings()
+        assert entry["queries"] == 14 and entry["settings"]["strategy"] == "rea"
+
+
 def test_bench_search_summarises_runs_per_budget(tmp_path, capsys):
     df, path = _table(tmp_path)
     out = tmp_path / "bench"

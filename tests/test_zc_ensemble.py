@@ -111,3 +111,33 @@ def test_estimator_parameter_errors():
     assert clone(est).get_params()["proxies"] == ("synflow", "params")
     est.fit(archs, data=data)
     assert est.proxies_ == ("synflow", "params")
+
+
+def test_precomputed_scores_give_the_live_predictions_and_name_what_is_missing():
+    import pandas as pd
+
+    from archscore.proxies import score_archs
+
+    archs, data = _tiny_inputs(5)
+    est = archscore.create_estimator("zc:ensemble", proxies=["synflow", "params"], space=TINY)
+    live = est.predict(archs, data=data)
+    names = [archscore.get_space("nb201").to_string(a) for a in archs]
+    raw = score_archs(archs, *data, proxies=["synflow", "params", "l2_norm"], space=TINY, seed=0, progress=False)
+    frame = pd.DataFrame({p: raw[p].to_numpy(float) for p in ("synflow", "params", "l2_norm")}, index=names)
+    # a DataFrame indexed by architecture string (extra columns ignored), the same with an arch column, or a mapping
+    np.testing.assert_allclose(est.predict(archs, scores=frame), live)
+    np.testing.assert_allclose(est.predict(archs, scores=frame.rename_axis("arch").reset_index()), live)
+    np.testing.assert_allclose(est.predict(archs, scores=frame.to_dict(orient="index")), live)
+    # the raw table the ensemble aggregates is what proxy_scores returns
+    np.testing.assert_allclose(est.proxy_scores(archs, data).to_numpy(), frame[["synflow", "params"]].to_numpy())
+    # hand check on 3 archs, mean_rank with params only: ranks 1..3 scaled, disconnected last
+    est2 = archscore.create_estimator("zc:ensemble", proxies=["params"], method="mean_rank", space=TINY)
+    manual = {n: {"params": v} for n, v in zip(names[:3], [3.0, 1.0, 2.0])}
+    pred = est2.predict(archs[:3], scores=manual)
+    assert list(np.argsort(-pred)) == [0, 2, 1]
+    with pytest.raises(ValueError, match=r"no column for proxies \['meco'\]"):
+        archscore.create_estimator("zc:ensemble", proxies=["meco", "params"]).predict(archs, scores=frame)
+    with pytest.raises(ValueError, match="no entry for 1 of the 5 architectures"):
+        est.predict(archs, scores=frame.iloc[1:])
+    with pytest.raises(ValueError, match="needs the context keyword data="):
+        est.predict(archs)

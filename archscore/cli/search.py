@@ -22,6 +22,17 @@ ms), ``B``/``KB``/``MB``/``KiB``/``MiB`` or ``k``/``M``/``G``::
 
     archscore search ... --constraint "hw:latency<=5ms" --constraint "params<=1.5M"
 
+``--store PATH`` keeps the history in a score store (SQLite; rerunning the
+same command resumes from it) together with the pool's live scores, which
+later runs with the same settings reuse instead of recomputing.
+
+Parallel evaluation: ``--workers N`` (local processes), ``--dask-local N`` or
+``--dask-scheduler tcp://HOST:PORT`` evaluate each batch of proposals
+concurrently; the history is the one the serial run writes. Strategies
+propose ``batch_size`` architectures at a time (``--param batch_size=8``)::
+
+    archscore search --strategy rea --param batch_size=8 --workers 8 --budget 200 --out run/
+
 Multi-objective search (``--objective NAME=max|min``, repeatable; columns
 other than the target and report are read with each query, ``--strategy
 nsga2``) writes the Pareto front to ``OUT/front.csv``::
@@ -50,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", default=None, help="column recorded for the chosen architectures (e.g. test_acc_200ep)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", type=Path, default=None, help="folder for history.csv, run.json and best_so_far.png (resumed if it holds this run)")
+    p.add_argument("--store", type=Path, default=None,
+                   help="score store (SQLite) holding the history (resumed when it holds this run) and the pool's live "
+                        "scores (reused by later runs); --out then gets the plot and a copy of the history")
     p.add_argument("--pool", type=int, default=None, help="warm start: sample and rank this many architectures first")
     p.add_argument("--pool-estimator", default="zc:ensemble", help="estimator ranking the pool in one call (default zc:ensemble)")
     p.add_argument("--pool-keep", type=int, default=None, help="how many of the pool's top the strategy may start from (default all)")
@@ -63,6 +77,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", action="append", default=[], metavar="NAME=max|min",
                    help="objective of a multi-objective search (e.g. --strategy nsga2), repeatable: the target, the report "
                         "or another table column, e.g. --objective edgegpu_latency=min")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="evaluate each batch of proposals on N local worker processes (default: in this process); "
+                         "give the strategy a batch_size >= N, e.g. --param batch_size=4")
+    ex.add_argument("--dask-local", type=int, default=None, metavar="N", help="evaluate batches on a Dask LocalCluster of N workers")
+    ex.add_argument("--dask-scheduler", default=None, metavar="ADDRESS", help="evaluate batches on a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--timeout-per-query", type=float, default=None, metavar="SECONDS",
+                   help="with workers: record a query as failed when it takes longer (local workers: killed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -87,6 +109,22 @@ def _objectives(items: list[str]) -> dict[str, str] | None:
             raise ValueError(f"--objective needs NAME=max or NAME=min, got {item!r}")
         out[name.strip()] = d.strip()
     return out or None
+
+
+def _executor(args: argparse.Namespace):
+    """The executor of --workers / --dask-local / --dask-scheduler (None: evaluate in this process)."""
+    from archscore.executor import make_executor
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.timeout_per_query is not None and not args.timeout_per_query > 0:
+        raise ValueError(f"--timeout-per-query must be > 0 seconds, got {args.timeout_per_query}")
+    if args.dask_local is None and args.dask_scheduler is None and (args.workers is None or args.workers == 1):
+        if args.timeout_per_query is not None:
+            raise ValueError("--timeout-per-query needs --workers N (N >= 2), --dask-local or --dask-scheduler")
+        return None
+    return make_executor(workers=args.workers, dask_local=args.dask_local, dask_scheduler=args.dask_scheduler,
+                         timeout=args.timeout_per_query)
 
 
 def load_table(path: Path | None):
@@ -150,9 +188,14 @@ def run(args: argparse.Namespace) -> int:
             data = (x, y)
     if args.max_params is not None:
         constraints.append(("hw:params", "<=", args.max_params))
+    executor = _executor(args)
+    if args.store is not None and args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(f"--out {args.out} is a file; it names a folder")
+        args.out.mkdir(parents=True, exist_ok=True)
     res = search(args.space, args.strategy, ev, budget=args.budget, seed=args.seed, pool=pool, data=data, scores=args.scores,
-                 out=args.out, constraints=constraints or None, objectives=objectives, progress=not args.no_progress,
-                 strategy_params=_strategy_params(args.param))
+                 out=args.out if args.store is None else None, store=args.store, constraints=constraints or None, objectives=objectives, progress=not args.no_progress,
+                 strategy_params=_strategy_params(args.param), executor=executor)
     if res.best is None:
         print("no successful query")
         return 1
@@ -182,5 +225,9 @@ def run(args: argparse.Namespace) -> int:
         np.savetxt(Path(args.out) / "best_so_far.txt", curve, fmt="%.6g")
         if len(res.refused):
             res.refused.to_csv(Path(args.out) / "refused.csv", index=False)
+        if args.store is not None:  # the store holds the resumable history; this is a copy to read
+            res.history.to_csv(Path(args.out) / "history.csv", index=False)
         print(f"history: {Path(args.out) / 'history.csv'}")
+    if args.store is not None:
+        print(f"history kept in the score store {args.store} (rerun the same command to resume)")
     return 0

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{len(info['settings'])} settings")
             for e in info["settings"]:
                 print(f"settings {e['id']}: {e['archs']} archs, {e['ok']} scores, {e['failed']} failures; "
-                      f"proxies {', '.join(e['proxies']) or '-'}")
+                      f"proxies {', '.join(e['proxies']) or '-'}" + (f"; search history of {e['queries']} queries" if e["queries"] else ""))
                 print("  " + json.dumps(e["settings"], sort_keys=True))
             return 0
         if args.action == "verify":

@@ -65,14 +65,17 @@ there) is left out of that candidate's mean instead of failing the call.
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.stats import rankdata
 
 from archscore.arch import Arch
 from archscore.base import Estimator, Tags, register_estimator
+from archscore.encodings.zc import lookup_scores
 from archscore.testing import TEST_SPACE
 
 logger = logging.getLogger(__name__)
@@ -173,7 +176,9 @@ class ZeroCostEnsemble(Estimator):
     with ``proxies`` on the minibatch ``data=(inputs, targets)`` in one
     :func:`archscore.proxies.compute` call, and aggregates the proxies' ranks
     with :func:`rank_aggregate`. The scores are relative to the list passed
-    to ``predict``: compare candidates scored together. Disconnected
+    to ``predict``: compare candidates scored together. With precomputed
+    ``scores=`` (what ``archscore score`` writes: one column per proxy)
+    instead of ``data=``, the proxies are read from it, not run. Disconnected
     architectures rank last. See the module docstring for the design.
 
     Parameters
@@ -243,15 +248,41 @@ class ZeroCostEnsemble(Estimator):
         # Nothing to learn (label-free); record the resolved configuration.
         self.proxies_ = tuple(self._resolved_proxies())
 
+    def _check_context(self, context: dict[str, Any], n: int, tags: Tags) -> None:
+        # precomputed scores= stand in for data=: the proxies are read, not run
+        if context.get("data") is None and context.get("scores") is not None:
+            tags = copy.deepcopy(tags)
+            tags.input.needs_data = False
+        super()._check_context(context, n, tags)
+
     def _predict(self, archs: list[Arch], **context: Any) -> np.ndarray:
         from archscore.proxies import proxy_info
 
         proxies = self._resolved_proxies()
-        inputs, targets = context["data"]
-        table = self._proxy_table(archs, inputs, targets, proxies)
+        if context.get("data") is not None:
+            inputs, targets = context["data"]
+            table = self._proxy_table(archs, inputs, targets, proxies)
+        else:
+            table = precomputed_table(archs, context["scores"], proxies)
         direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in proxies}
         valid = [a.is_connected() for a in archs]
         return rank_aggregate(table, direction, valid=valid, method=self.method)
+
+    def proxy_scores(self, archs: Sequence[Arch], data: Any, proxies: Sequence[str] | None = None) -> pd.DataFrame:
+        """The raw per-proxy scores the ensemble aggregates: one row per architecture, one column per proxy.
+
+        Computed exactly as :meth:`predict` computes them (same seeds, space
+        and device), so a cache of these values (e.g. a
+        :class:`~archscore.store.ScoreStore`) passed back as ``scores=`` gives
+        the same predictions as scoring live.
+        """
+        names = self._resolved_proxies() if proxies is None else list(proxies)
+        unknown = [p for p in names if p not in self._resolved_proxies()]
+        if unknown:
+            raise ValueError(f"proxies {unknown} are not among this ensemble's proxies {self._resolved_proxies()}")
+        inputs, targets = data
+        table = self._proxy_table(list(archs), inputs, targets, names)
+        return pd.DataFrame(table, columns=names)
 
     def _proxy_table(self, archs: list[Arch], inputs: Any, targets: Any, proxies: list[str]) -> dict[str, np.ndarray]:
         from archscore.proxies import score_archs
@@ -263,4 +294,41 @@ class ZeroCostEnsemble(Estimator):
         return {p: frame[p].to_numpy(dtype=float) for p in proxies}
 
 
-__all__ = ["rank_aggregate", "ZeroCostEnsemble", "DEFAULT_PROXIES", "AGGREGATIONS"]
+def precomputed_table(archs: Sequence[Arch], scores: Any, proxies: Sequence[str]) -> dict[str, np.ndarray]:
+    """``{proxy: values}`` of ``archs`` read from precomputed ``scores=`` (what ``archscore score`` writes).
+
+    ``scores`` is a DataFrame indexed by architecture string (or with an
+    ``arch`` column; ``archscore score --out`` files read with pandas) or a
+    mapping ``{arch string or key: {proxy: value}}``. An architecture missing
+    from it, or a proxy without a column, raises ``ValueError`` naming them.
+    """
+    if isinstance(scores, pd.DataFrame):
+        frame = scores.set_index("arch") if "arch" in scores.columns else scores
+        missing_cols = [p for p in proxies if p not in frame.columns]
+        if missing_cols:
+            raise ValueError(f"scores= has no column for proxies {missing_cols}; its columns: {[str(c) for c in frame.columns]}")
+        mapping: Mapping[Any, Mapping[str, Any]] = frame.to_dict(orient="index")
+    elif isinstance(scores, Mapping):
+        mapping = scores
+    else:
+        raise TypeError(f"scores= must be a DataFrame or a mapping {{arch: {{proxy: value}}}}, got {type(scores).__name__}")
+    out = {p: np.empty(len(archs)) for p in proxies}
+    absent = []
+    for i, arch in enumerate(archs):
+        rec = lookup_scores(arch, mapping)
+        if rec is None:
+            absent.append(arch)
+            continue
+        lacking = [p for p in proxies if p not in rec]
+        if lacking:
+            raise ValueError(f"scores= for architecture {arch.spec!r} lacks proxies {lacking}")
+        for p in proxies:
+            v = rec[p]
+            out[p][i] = float("nan") if v is None else float(v)
+    if absent:
+        raise ValueError(f"scores= has no entry for {len(absent)} of the {len(archs)} architectures (first: {absent[0].spec!r}); "
+                         "score them first (`archscore score`) or pass data= to compute the proxies")
+    return out
+
+
+__all__ = ["rank_aggregate", "precomputed_table", "ZeroCostEnsemble", "DEFAULT_PROXIES", "AGGREGATIONS"]

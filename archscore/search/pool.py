@@ -10,6 +10,7 @@ BANANAS, the order of random search.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -19,10 +20,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+import archscore
 from archscore.arch import Arch
 from archscore.base import Estimator, create_estimator
 from archscore.predictors.zc_ensemble import rank_aggregate
 from archscore.proxies import list_proxies, proxy_info
+from archscore.store import ScoreStore, fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,16 @@ class Pool:
         How many of the top architectures strategies may warm-start from (default all).
     scores : DataFrame, path or mapping, optional
         Precomputed proxy scores (:func:`load_scores`); overrides ``search(scores=...)``.
+    store : str, Path or ScoreStore, optional
+        Keep the live scores in this score store (:class:`archscore.store.ScoreStore`)
+        and reuse them: an architecture already scored with the same settings
+        (estimator and its parameters, space, a fingerprint of ``data``,
+        archscore version) is never scored again, whatever the run's seed.
+        For ``zc:ensemble`` the raw per-proxy scores are stored (one column
+        per proxy) and the pool is ranked from them, which gives the ranking
+        live scoring gives; other estimators must compare across calls
+        (their per-architecture prediction is stored). ``search(store=...)``
+        passes its store on when this is None.
 
     Attributes (after :meth:`rank`)
     -------------------------------
@@ -84,13 +97,17 @@ class Pool:
         Their pool scores, in the same order.
     seconds_ : float
         Wall time spent scoring the pool (0 for precomputed scores).
+    computed_ : int
+        Architectures scored by the estimator in this call (with a store: those it did not hold yet).
     """
 
-    def __init__(self, size: int | None = None, estimator: Any = None, keep: int | None = None, scores: Any = None) -> None:
+    def __init__(self, size: int | None = None, estimator: Any = None, keep: int | None = None, scores: Any = None,
+                 store: Any = None) -> None:
         self.size = size
         self.estimator = estimator
         self.keep = keep
         self.scores = scores
+        self.store = store
 
     def describe(self) -> dict[str, Any]:
         est = self.estimator if isinstance(self.estimator, (str, type(None))) else repr(self.estimator)
@@ -103,8 +120,11 @@ class Pool:
             return create_estimator(self.estimator)
         raise TypeError(f"Pool estimator must be a registered name or an Estimator, got {type(self.estimator).__name__}")
 
-    def rank(self, ctx: Any, data: Any = None, scores: Any = None) -> list[Arch]:
-        """Sample, score (one call) and rank the pool; returns the top ``keep`` architectures best first."""
+    def rank(self, ctx: Any, data: Any = None, scores: Any = None, store: Any = None) -> list[Arch]:
+        """Sample, score (one call) and rank the pool; returns the top ``keep`` architectures best first.
+
+        ``store`` (used when the pool has none) keeps and reuses live scores, see the class docstring.
+        """
         for label, v in (("size", self.size), ("keep", self.keep)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
                 raise ValueError(f"Pool {label} must be a positive integer, got {v!r}")
@@ -131,7 +151,12 @@ class Pool:
             archs = ctx.sample(self.size, exclude_seen=False)
             names = [ctx.key(a) for a in archs]
         t0 = time.perf_counter()
-        values = self._score(est, archs, names, table, data)
+        store = self.store if self.store is not None else store
+        self.computed_ = 0 if table is not None else len(archs)
+        if table is None and store is not None:
+            values = self._score_with_store(est, archs, names, data, store, ctx.space)
+        else:
+            values = self._score(est, archs, names, table, data)
         self.seconds_ = time.perf_counter() - t0 if table is None else 0.0
         order = np.argsort(-values, kind="stable")
         keep = len(order) if self.keep is None else min(self.keep, len(order))
@@ -140,6 +165,52 @@ class Pool:
         logger.info("pool: %d architectures ranked (%s), keeping the top %d", len(names),
                     "precomputed scores" if table is not None else type(est).__name__, keep)
         return [archs[i] for i in order[:keep]]
+
+    def _estimator_name(self, est: Estimator) -> str:
+        return self.estimator if isinstance(self.estimator, str) else f"{type(est).__module__}.{type(est).__qualname__}"
+
+    def _score_with_store(self, est: Estimator, archs: list[Arch], names: list[str], data: Any, store: Any,
+                          space: Any) -> np.ndarray:
+        """Live scores through a score store: compute only what it lacks for these settings, rank from what it holds."""
+        tags = est.get_tags()
+        if tags.input.needs_data and data is None:
+            raise ValueError(f"the pool estimator {type(est).__name__} needs data=(inputs, targets) (or pass precomputed scores=)")
+        params = json.loads(json.dumps(est.get_params(), sort_keys=True, default=repr))
+        per_proxy = callable(getattr(est, "proxy_scores", None)) and "proxies" in params
+        if not per_proxy and not tags.output.comparable_across_calls:
+            raise ValueError(f"{type(est).__name__} ranks within one predict call, so its pool scores cannot be kept in a "
+                             "store and reused; drop store= (or use zc:ensemble, whose raw proxy scores are stored)")
+        name = self._estimator_name(est)
+        settings = {"kind": "search-pool", "space": space.name, "estimator": name,
+                    "params": {k: v for k, v in params.items() if not (per_proxy and k in ("proxies", "method", "progress"))},
+                    "batch": fingerprint(*data) if data is not None else None, "archscore": archscore.__version__}
+        own = not isinstance(store, ScoreStore)
+        db = ScoreStore(store) if own else store
+        try:
+            sid = db.settings_id(settings)
+            columns = list(params["proxies"]) if per_proxy else ["score"]
+            todo = db.missing(sid, names, columns)
+            by_name = dict(zip(names, archs))
+            self.computed_ = len(todo)
+            if todo:
+                logger.info("pool: %d of %d architectures not yet in %s; scoring them", len(todo), len(names), db.path)
+                need = [by_name[n] for n in todo]
+                if per_proxy:
+                    wanted = [c for c in columns if any(c in left for left in todo.values())]
+                    frame = est.proxy_scores(need, data, proxies=wanted)
+                    for n, (_, row) in zip(todo, frame.iterrows()):
+                        db.put(sid, n, {c: float(row[c]) for c in todo[n]})
+                else:
+                    context = {"data": data} if tags.input.needs_data else {}
+                    for n, v in zip(todo, np.asarray(est.predict(need, **context), dtype=float)):
+                        db.put(sid, n, {"score": float(v)})
+            stored = db.frame(sid, columns, names)
+        finally:
+            if own:
+                db.close()
+        if per_proxy:
+            return np.asarray(est.predict(archs, scores=stored), dtype=float)
+        return stored["score"].reindex(names).to_numpy(dtype=float)
 
     @staticmethod
     def _score(est: Estimator | None, archs: list[Arch], names: list[str], table: pd.DataFrame | None, data: Any) -> np.ndarray:

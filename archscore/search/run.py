@@ -23,10 +23,29 @@ generator's state exactly, so the later decisions are those an uninterrupted
 run makes. Each row stores a digest of the generator state, checked during
 the replay; a history from another setting raises an error naming what
 differs, and nothing recorded is lost.
+
+With ``store=`` the history is kept in a score store instead
+(:class:`archscore.store.ScoreStore`, one SQLite transaction per query): the
+run is one settings entry of the store (its setting without the budget,
+unless the strategy depends on it), so rerunning the same call resumes from
+it in the same way, a run with another setting is another entry, and the
+pool's live scores are kept (and reused by later runs) in the same file.
+
+Parallel evaluation
+-------------------
+Strategies propose batches (``batch_size``). With ``workers=N`` or
+``executor=`` (:mod:`archscore.executor`: local processes or a Dask
+cluster) the new queries of a batch are evaluated concurrently; the
+results are recorded and told to the strategy in proposal order, so the
+history is exactly the serial run's (same seed, any number of workers), and
+a failure (an exception, NaN, a worker that died, a time limit) is recorded
+as in the serial loop. A kill mid-batch loses at most the batch's
+unrecorded evaluations; the rerun resumes as above.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -38,7 +57,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,12 +65,14 @@ from tqdm.auto import tqdm
 
 import archscore
 from archscore.arch import Arch
+from archscore.executor import LocalExecutor
 from archscore.hardware.pareto import pareto_front
 from archscore.search.base import Evaluation, Proposal, check_budget, get_strategy
 from archscore.search.constraints import ConstraintSet, MetricResolver
 from archscore.search.context import SearchContext
 from archscore.search.evaluators import get_evaluator, resolve_space
 from archscore.search.pool import Pool
+from archscore.store import ScoreStore
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +197,7 @@ class _History:
         meta = json.loads(json.dumps(meta, default=str))  # compare as stored (tuples become lists, keys strings)
         self.dir = Path(out)
         self.csv = self.dir / "history.csv"
+        self.name = str(self.csv)
         self.meta_path = self.dir / "run.json"
         self.rows: list[dict[str, Any]] = []
         self.columns = COLUMNS
@@ -306,6 +328,64 @@ class _ValueLog:
         self._fh.close()
 
 
+class _StoreHistory:
+    """A run's history in a score store (:meth:`archscore.store.ScoreStore.append_history`), one transaction per query.
+
+    The run is a settings entry of the store: its metadata (``run.json``'s
+    content) without the archscore version, and without the budget unless
+    the strategy is budget-aware, so a run with a larger budget continues the
+    same entry. Constraint and objective values computed before queries are
+    kept in the same entry as scores named ``metric:<name>``.
+    """
+
+    METRIC = "metric:"
+
+    def __init__(self, store: Any, meta: dict[str, Any], resume: bool) -> None:
+        meta = json.loads(json.dumps(meta, default=str))
+        self._own = not isinstance(store, ScoreStore)
+        self.store = ScoreStore(store) if self._own else store
+        try:
+            key = {k: v for k, v in meta.items() if k != "archscore" and (k != "budget" or meta.get("budget_aware"))}
+            self.sid = self.store.settings_id({**key, "kind": "search-history"})
+            self.name = f"score store {self.store.path} (search settings {self.sid})"
+            self.rows = self.store.history(self.sid)
+        except BaseException:
+            self.close()
+            raise
+        if self.rows and not resume:
+            self.close()
+            raise ValueError(f"{self.name} already holds a history of this run; pass resume=True to continue it")
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.store.append_history(self.sid, int(row["query"]), str(row["arch"]), {c: _fmt(row[c]) for c in COLUMNS})
+
+    def close(self) -> None:
+        if self._own:
+            self.store.close()
+
+
+class _StoreValueLog:
+    """Metric values computed for constraints and objectives, kept beside a store-held history (see :class:`_ValueLog`)."""
+
+    def __init__(self, hist: _StoreHistory, cache: dict[tuple[str, str], float]) -> None:
+        self.hist, self.cache = hist, cache
+        self._known: set[tuple[str, str]] = set()
+        n = len(_StoreHistory.METRIC)
+        for _, arch, proxy, _, value, status, *_ in hist.store.rows(hist.sid):
+            if proxy.startswith(_StoreHistory.METRIC):
+                k = (proxy[n:], arch)
+                self.cache[k] = float(value) if status == "ok" and value is not None else math.nan
+                self._known.add(k)
+
+    def flush_new(self) -> None:
+        for k in [k for k in self.cache if k not in self._known]:
+            self.hist.store.put(self.hist.sid, k[1], {_StoreHistory.METRIC + k[0]: float(self.cache[k])})
+            self._known.add(k)
+
+    def close(self) -> None:
+        pass
+
+
 # ------------------------------------------------------------------ objectives
 def _objectives(objectives: Any, evaluator: Any, resolver: MetricResolver) -> tuple[dict[str, str], list[tuple[str, str, Any]]]:
     """Validate ``objectives`` and say where each comes from: ("value"|"report"|"extra"|"metric", name, fn)."""
@@ -367,6 +447,92 @@ def _make_rule(early_stopping: Any, total: int):
     raise TypeError(f"early_stopping must be None, a probability threshold or an EarlyStopping, got {early_stopping!r}")
 
 
+# ------------------------------------------------------------------ evaluating a batch
+@dataclass
+class _Slot:
+    """What becomes of one proposal of a batch: a repeat, a refusal, or a query (replayed or to evaluate)."""
+
+    kind: str  # "repeat" | "refused" | "query"
+    proposal: Proposal
+    key: str
+    full: bool
+    fid: Any
+    result: Evaluation | None = None
+    query: int = -1
+    digest: str = ""
+    replayed: bool = False
+    spent: float = 0.0
+
+
+class EvaluateTask:
+    """A picklable executor task: one ``evaluator.safe_evaluate(arch, fidelity)`` call.
+
+    An exception or a NaN inside the worker becomes a recorded failure
+    exactly as in the serial loop (:meth:`Evaluator.safe_evaluate`).
+    """
+
+    def __init__(self, evaluator: Any) -> None:
+        self.evaluator = evaluator
+
+    def __call__(self, payload: tuple[Arch, Any]) -> Evaluation:
+        arch, fidelity = payload
+        return self.evaluator.safe_evaluate(arch, fidelity)
+
+
+def _resolve_executor(executor: Any, workers: Any) -> Any:
+    """The executor asked for by ``executor=`` / ``workers=`` (None: evaluate in this process)."""
+    if executor is not None and workers is not None:
+        raise ValueError("give workers= or executor=, not both (workers=N is executor=LocalExecutor(N))")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be a positive integer number of processes, got {workers!r}")
+        return LocalExecutor(int(workers)) if workers > 1 else None
+    if executor is not None and not callable(getattr(executor, "run", None)):
+        raise TypeError(f"executor must be an archscore.executor.LocalExecutor or DaskExecutor (an object with "
+                        f"run(task, items)), got {type(executor).__name__}")
+    return executor
+
+
+class _Runner:
+    """Evaluates the new queries of a batch, in this process or through an executor; yields the slots in order."""
+
+    def __init__(self, evaluator: Any, executor: Any) -> None:
+        self.evaluator, self.executor = evaluator, executor
+        self.task = EvaluateTask(evaluator)
+        n = getattr(executor, "workers", None) or getattr(executor, "local_workers", None) if executor is not None else 1
+        self.workers = int(n or 1)
+        self._opened = False
+        if executor is not None and callable(getattr(executor, "open", None)):
+            executor.open()  # a Dask cluster is started once per search, not once per batch
+            self._opened = True
+
+    def evaluated(self, slots: list[_Slot]) -> Iterator[_Slot]:
+        if self.executor is None:
+            for s in slots:
+                if s.kind == "query" and s.result is None:
+                    s.result = self.evaluator.safe_evaluate(s.proposal.arch, s.fid)
+                yield s
+            return
+        todo = [(j, (s.proposal.arch, s.fid)) for j, s in enumerate(slots) if s.kind == "query" and s.result is None]
+        nxt = 0
+        if todo:
+            for out in self.executor.run(self.task, todo):
+                s = slots[out.key]
+                s.result = out.result if out.error is None else Evaluation(math.nan, error=out.error)
+                while nxt < len(slots) and (slots[nxt].kind != "query" or slots[nxt].result is not None):
+                    yield slots[nxt]  # in proposal order: the history is the serial run's
+                    nxt += 1
+        left = sum(s.kind == "query" and s.result is None for s in slots)
+        if left:
+            raise RuntimeError(f"the executor stopped before returning {left} evaluation(s) of the batch; the queries "
+                               "recorded so far are kept: rerun the same search (with out= or store=) to resume")
+        yield from slots[nxt:]
+
+    def close(self) -> None:
+        if self._opened:
+            self.executor.close()
+
+
 # ------------------------------------------------------------------ the loop
 def search(
     space: Any,
@@ -387,6 +553,9 @@ def search(
     resume: bool = True,
     strategy_params: Mapping[str, Any] | None = None,
     callback: Callable[[dict], None] | None = None,
+    workers: int | None = None,
+    executor: Any = None,
+    store: Any = None,
 ) -> SearchResult:
     """Run ``strategy`` against ``evaluator`` for ``budget`` queries.
 
@@ -437,6 +606,23 @@ def search(
         Parameters of a strategy given by name.
     callback : callable, optional
         Called with each new history row (a dict).
+    workers : int, optional
+        Evaluate each batch of proposals on this many local worker processes
+        (:class:`archscore.executor.LocalExecutor`); 1 or None: in this process.
+    executor : LocalExecutor or DaskExecutor, optional
+        Evaluate each batch through this executor instead (e.g.
+        ``DaskExecutor(local_workers=4)`` or ``DaskExecutor("tcp://host:8786")``).
+        The results are recorded in proposal order, so the history is the
+        serial run's whatever the number of workers; a strategy proposes
+        ``batch_size`` architectures at a time, so give it ``batch_size`` of at
+        least the number of workers. The evaluator must be picklable for Dask
+        (a module-level function for :class:`FunctionEvaluator`).
+    store : str, Path or ScoreStore, optional
+        Keep the history in this score store instead of ``out=`` (one
+        transaction per query; rerunning the same call resumes from it, as
+        with ``out=``), and let the pool keep and reuse its scores there
+        (:class:`Pool` ``store=``). A store holds any number of runs: each
+        setting is its own entry (``archscore store info``).
 
     Returns
     -------
@@ -444,6 +630,7 @@ def search(
     """
     budget = check_budget(budget)
     seed = _check_seed(seed)
+    executor = _resolve_executor(executor, workers)
     evaluator = get_evaluator(evaluator)
     space = resolve_space(space if space is not None else evaluator.space)
     if evaluator.space is not None and evaluator.space.name != space.name:
@@ -489,15 +676,23 @@ def search(
         "objectives": objectives or None,
         "early_stopping": None if early_stopping is None else repr(early_stopping),
     }
-    hist = _History(out, meta, resume) if out is not None else None
-    values_log = _ValueLog(hist.dir, resolver.cache) if hist is not None else None
+    if out is not None and store is not None:
+        raise ValueError("give out= (a folder with history.csv) or store= (a score store) for the history, not both")
+    if out is not None:
+        hist: Any = _History(out, meta, resume)
+        values_log: Any = _ValueLog(hist.dir, resolver.cache)
+    elif store is not None:
+        hist = _StoreHistory(store, meta, resume)
+        values_log = _StoreValueLog(hist, resolver.cache)
+    else:
+        hist = values_log = None
     replay = hist.rows if hist is not None else []
     if replay:
-        logger.info("resuming %s: replaying %d recorded queries", hist.csv, len(replay))
+        logger.info("resuming %s: replaying %d recorded queries", hist.name, len(replay))
 
     pool_seconds = 0.0
     if pool is not None:
-        ctx.warm = pool.rank(ctx, data=data, scores=scores)
+        ctx.warm = pool.rank(ctx, data=data, scores=scores, store=hist.store if isinstance(hist, _StoreHistory) else None)
         pool_seconds = float(getattr(pool, "seconds_", 0.0))
     strat.start(ctx)
 
@@ -510,26 +705,31 @@ def search(
     best_value: float | None = None
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = tqdm(total=budget, desc=f"search {strat.name}", unit="query", disable=not show)
+    runner = _Runner(evaluator, executor)
+    warned_batch = False
     try:
         while spent < budget - 1e-9:
             props = strat.ask()
             if not props:
                 logger.info("strategy %s has nothing more to propose", strat.name)
                 break
-            told: list[Proposal] = []
-            results: list[Evaluation] = []
+            if runner.workers > 1 and len(props) < runner.workers and not warned_batch:
+                warned_batch = True
+                logger.info("strategy %s proposes batches of %d: at most %d of the %d workers are busy (raise its "
+                            "batch_size to use them all)", strat.name, len(props), len(props), runner.workers)
+            # 1. plan the batch in proposal order (repeats, refusals, replayed and new queries), evaluating nothing yet
+            slots: list[_Slot] = []
+            planned: set[tuple[str, Any]] = set()
             for p in props:
                 if spent >= budget - 1e-9:
                     break
                 key = ctx.key(p.arch)
                 full = p.fidelity is None or p.fidelity == fmax
                 fid = None if full else p.fidelity
-                cached = ctx.results.get(key) if full else low.get((key, fid))
-                if cached is not None:
+                if (key, fid) in planned or (ctx.results.get(key) if full else low.get((key, fid))) is not None:
                     n_repeats += 1
-                    told.append(p)
-                    results.append(cached)
                     idle += 1
+                    slots.append(_Slot("repeat", p, key, full, fid))
                     continue
                 values: dict[str, float] = {}
                 if key in refused:
@@ -545,53 +745,70 @@ def search(
                     idle += 1
                     ctx.refused.add(key)
                     if key not in refused:
-                        refused[key] = {"arch": key, "reason": reason, "after_query": len(rows), **values}
+                        refused[key] = {"arch": key, "reason": reason, "after_query": len(rows) + len(planned), **values}
                         logger.info("refused %s (no query spent): %s", key, reason)
-                    told.append(p)
-                    results.append(Evaluation(math.nan, error=f"refused: {reason}"))
+                    slots.append(_Slot("refused", p, key, full, fid, result=Evaluation(math.nan, error=f"refused: {reason}")))
                     continue
-                i = len(rows)
+                i = len(rows) + len(planned)
                 digest = _rng_digest(rng)
+                slot = _Slot("query", p, key, full, fid, query=i, digest=digest)
                 if i < len(replay):
                     rec = replay[i]
                     if rec["arch"] != key or (rec["fidelity"] or None) != (None if fid is None else str(fid)):
-                        raise ValueError(f"{hist.csv} does not match this run at query {i}: recorded {rec['arch']!r} "
+                        raise ValueError(f"{hist.name} does not match this run at query {i}: recorded {rec['arch']!r} "
                                          f"(fidelity {rec['fidelity'] or 'full'}), the strategy now proposes {key!r} "
                                          f"(fidelity {fid or 'full'}); it is the history of another run or another archscore version")
                     if rec["rng"] != digest:
-                        raise ValueError(f"{hist.csv} does not match this run at query {i}: the random generator state differs "
+                        raise ValueError(f"{hist.name} does not match this run at query {i}: the random generator state differs "
                                          "(history of another run or another archscore version)")
-                    ev = _row_evaluation(rec)
-                else:
-                    ev = evaluator.safe_evaluate(p.arch, fid)
-                    if full and early_stopping is not None and ev.curve is not None:
-                        if rule is None:
-                            rule = _make_rule(early_stopping, len(ev.curve))
-                        ev = _early_stop(ev, rule, best_value, check_every)
-                    if ev.error:
-                        logger.warning("query %d (%s) failed: %s", i, key, ev.error)
+                    slot.result, slot.replayed = _row_evaluation(rec), True
+                planned.add((key, fid))
                 spent += 1.0 if full else float(fid) / float(fmax)
+                slot.spent = spent
                 idle = 0
-                if full:
-                    ctx.results[key] = ev
-                    if ev.ok and (best_value is None or ev.value > best_value):
-                        best_value = ev.value
-                else:
-                    low[(key, fid)] = ev
-                row = {"query": i, "arch": key, "value": float(ev.value), "report": float(ev.report), "cost": float(ev.cost),
-                       "fidelity": fid, "epochs": float(ev.epochs), "stopped": bool(ev.stopped), "error": ev.error,
-                       "rng": digest, "info": json.dumps(p.info, sort_keys=True) if p.info else "",
-                       "extra": json.dumps(ev.extra, sort_keys=True) if ev.extra else ""}
-                rows.append(row)
-                if hist is not None and i >= len(replay):
-                    hist.append(row)
-                if callback is not None and i >= len(replay):
-                    callback(row)
-                bar.update(min(spent, budget) - bar.n)
-                if best_value is not None:
-                    bar.set_postfix(best=f"{best_value:.4g}", refresh=False)
-                told.append(p)
-                results.append(ev)
+                slots.append(slot)
+            # 2. evaluate the new queries (concurrently with an executor) and 3. record them in proposal order
+            told: list[Proposal] = []
+            results: list[Evaluation] = []
+            with contextlib.closing(runner.evaluated(slots)) as done:
+                for slot in done:
+                    p, key, full, fid = slot.proposal, slot.key, slot.full, slot.fid
+                    if slot.kind == "repeat":
+                        told.append(p)
+                        results.append(ctx.results[key] if full else low[(key, fid)])
+                        continue
+                    if slot.kind == "refused":
+                        told.append(p)
+                        results.append(slot.result)
+                        continue
+                    ev, i = slot.result, slot.query
+                    if not slot.replayed:
+                        if full and early_stopping is not None and ev.curve is not None:
+                            if rule is None:
+                                rule = _make_rule(early_stopping, len(ev.curve))
+                            ev = _early_stop(ev, rule, best_value, check_every)
+                        if ev.error:
+                            logger.warning("query %d (%s) failed: %s", i, key, ev.error)
+                    if full:
+                        ctx.results[key] = ev
+                        if ev.ok and (best_value is None or ev.value > best_value):
+                            best_value = ev.value
+                    else:
+                        low[(key, fid)] = ev
+                    row = {"query": i, "arch": key, "value": float(ev.value), "report": float(ev.report), "cost": float(ev.cost),
+                           "fidelity": fid, "epochs": float(ev.epochs), "stopped": bool(ev.stopped), "error": ev.error,
+                           "rng": slot.digest, "info": json.dumps(p.info, sort_keys=True) if p.info else "",
+                           "extra": json.dumps(ev.extra, sort_keys=True) if ev.extra else ""}
+                    rows.append(row)
+                    if hist is not None and not slot.replayed:
+                        hist.append(row)
+                    if callback is not None and not slot.replayed:
+                        callback(row)
+                    bar.update(min(slot.spent, budget) - bar.n)
+                    if best_value is not None:
+                        bar.set_postfix(best=f"{best_value:.4g}", refresh=False)
+                    told.append(p)
+                    results.append(ev)
             if told:
                 strat.tell(told, results)
             if idle > MAX_IDLE_PROPOSALS:
@@ -599,14 +816,15 @@ def search(
                                "the strategy has exhausted the architectures it can reach", idle)
                 break
     finally:
+        runner.close()
         bar.close()
-        if hist is not None:
-            hist.close()
         if values_log is not None:
             values_log.flush_new()
             values_log.close()
+        if hist is not None:
+            hist.close()
     if len(rows) < len(replay):
-        raise ValueError(f"{hist.csv} holds {len(replay)} queries but this run stopped after {len(rows)}: it is the history "
+        raise ValueError(f"{hist.name} holds {len(replay)} queries but this run stopped after {len(rows)}: it is the history "
                          "of a run with a larger budget; pass that budget to continue it")
     history = _history_frame(rows)
     for kind, name, fn in sources:  # every objective gets a history column under its own name

@@ -384,17 +384,27 @@ class Bananas(Strategy):
 
 
 # --------------------------------------------------------------------------- REINFORCE
-@register_strategy("reinforce", description="REINFORCE with a factorised categorical policy and a moving-average baseline (NAS-Bench-201's baseline)")
+@register_strategy("reinforce", description="REINFORCE with a factorised categorical policy and a moving-average baseline (NAS-Bench-201's baseline); algorithm='ppo' for PPO's clipped objective")
 class Reinforce(Strategy):
-    """REINFORCE (Williams 1992) as the NAS-Bench-201 paper's RL baseline.
+    """REINFORCE (Williams 1992) as the NAS-Bench-201 paper's RL baseline, or PPO (Schulman et al. 2017).
 
     The policy is a factorised categorical distribution: one softmax over the
     space's ops per op node of the architecture template (the wiring of the
     first sampled architecture; exact for cell spaces such as NB201). Each
-    sample's reward is its value; the policy-gradient step uses the
-    advantage over an exponential moving average of past rewards
-    (``ema_momentum``) and Adam with learning rate ``lr``. With a pool, the
+    sample's reward is its value; the advantage is the reward minus an
+    exponential moving average of past rewards (``ema_momentum``), and the
+    policy's logits take Adam steps of learning rate ``lr``. With a pool, the
     first ``n_init`` queries are the pool's top (told to the policy like samples).
+
+    ``algorithm="reinforce"``: one policy-gradient step per batch,
+    ``A * grad log pi(arch)``. ``algorithm="ppo"``: Proximal Policy
+    Optimization's clipped surrogate objective, ``mean(min(r A, clip(r, 1 -
+    clip, 1 + clip) A))`` with ``r = pi(arch) / pi_old(arch)`` (``pi_old``: the
+    policy that sampled the batch), maximised by ``ppo_epochs`` Adam steps
+    over each batch; a sample whose ratio has left the clip range in the
+    direction of its advantage stops contributing. The first step is exactly
+    REINFORCE's (``r = 1``), so ``ppo_epochs=1`` is REINFORCE. PPO reuses each
+    batch for several steps, so give it ``batch_size`` > 1.
 
     Parameters
     ----------
@@ -403,20 +413,44 @@ class Reinforce(Strategy):
     n_init : int, default=0
         Pool architectures queried first (0: none).
     batch_size : int, default=1
+    algorithm : {"reinforce", "ppo"}, default="reinforce"
+    clip : float, default=0.2
+        PPO's clip range epsilon.
+    ppo_epochs : int, default=4
+        PPO's optimisation steps per batch.
     """
 
     name = "reinforce"
+    ALGORITHMS = ("reinforce", "ppo")
 
-    def __init__(self, lr: float = 0.01, ema_momentum: float = 0.9, n_init: int = 0, batch_size: int = 1) -> None:
+    def __init__(self, lr: float = 0.01, ema_momentum: float = 0.9, n_init: int = 0, batch_size: int = 1,
+                 algorithm: str = "reinforce", clip: float = 0.2, ppo_epochs: int = 4) -> None:
         self.lr = lr
         self.ema_momentum = ema_momentum
         self.n_init = n_init
         self.batch_size = batch_size
+        self.algorithm = algorithm
+        self.clip = clip
+        self.ppo_epochs = ppo_epochs
+
+    def params(self):
+        out = super().params()
+        if self.algorithm == "reinforce":  # histories written before PPO existed recorded only these
+            for k in ("algorithm", "clip", "ppo_epochs"):
+                out.pop(k, None)
+        return out
 
     def start(self, ctx):
         super().start(ctx)
         if not 0 <= float(self.ema_momentum) < 1:
             raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
+        if self.algorithm not in self.ALGORITHMS:
+            from archscore.registry import unknown_choice_error
+
+            raise unknown_choice_error("reinforce algorithm", self.algorithm, self.ALGORITHMS)
+        if isinstance(self.clip, bool) or not isinstance(self.clip, (int, float)) or not 0 < float(self.clip) < 1:
+            raise ValueError(f"clip must be in (0, 1), got {self.clip!r}")
+        self._epochs = _check_int("ppo_epochs", self.ppo_epochs) if self.algorithm == "ppo" else 1
         self._bs = _check_int("batch_size", self.batch_size)
         template = ctx.sample(1, exclude_seen=False)
         if not template:
@@ -454,9 +488,7 @@ class Reinforce(Strategy):
         return [Proposal(self._sample_one(), info={"phase": "policy"}) for _ in range(self._bs)]
 
     def tell(self, proposals, results):
-        grad = np.zeros_like(self._theta)
-        n = 0
-        p = self._probs()
+        choices, advantages = [], []
         for prop, e in zip(proposals, results):
             if not e.ok:
                 continue
@@ -469,17 +501,32 @@ class Reinforce(Strategy):
             r = float(e.value)
             if self._baseline is None:
                 self._baseline = r
-            adv = r - self._baseline
+            advantages.append(r - self._baseline)
             self._baseline = self.ema_momentum * self._baseline + (1 - self.ema_momentum) * r
-            onehot = np.zeros_like(self._theta)
-            onehot[np.arange(len(idx)), idx] = 1.0
-            grad += adv * (onehot - p)  # gradient of adv * log pi(arch)
-            n += 1
-        if n == 0:
+            choices.append(idx)
+        if not choices:
             return
-        # Adam ascent on the expected reward
+        rows = np.arange(len(self._nodes))
+        idx = np.asarray(choices)  # (n, nodes)
+        adv = np.asarray(advantages)
+        onehot = np.zeros((len(idx),) + self._theta.shape)
+        for k, c in enumerate(idx):
+            onehot[k, rows, c] = 1.0
+        old_logp = np.log(self._probs()[rows, idx]).sum(axis=1)  # the policy that sampled the batch
+        for _ in range(self._epochs):
+            p = self._probs()
+            ratio = np.exp(np.log(p[rows, idx]).sum(axis=1) - old_logp)
+            # d/dtheta of min(r A, clip(r) A): r A grad log pi while the unclipped term is the minimum, else 0
+            active = np.where(adv >= 0, ratio < 1 + self.clip, ratio > 1 - self.clip) if self.algorithm == "ppo" else np.ones(len(adv), bool)
+            weight = adv * ratio * active
+            grad = np.zeros_like(self._theta)
+            for k in range(len(idx)):  # summed in sample order: REINFORCE's step is bit-identical to the one-loop form
+                grad += weight[k] * (onehot[k] - p)
+            self._adam(grad / len(idx))
+
+    def _adam(self, g: np.ndarray) -> None:
+        """One Adam ascent step on the objective whose gradient is ``g``."""
         b1, b2, eps = 0.9, 0.999, 1e-8
-        g = grad / n
         self._t += 1
         self._m = b1 * self._m + (1 - b1) * g
         self._v = b2 * self._v + (1 - b2) * g * g
