@@ -249,6 +249,8 @@ def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.compute_n < 2:
         raise ValueError(f"--compute-n must be >= 2, got {args.compute_n}")
+    if args.compute and args.space not in COMPUTE_SPACES:
+        raise ValueError(f"--compute scores CIFAR-10 networks: spaces {', '.join(COMPUTE_SPACES)}, not {args.space!r}")
     torch.set_num_threads(max(1, args.threads))
     path = space_file(args.space, args.data, args.zc_file)
     tasks = resolve_tasks(args.task, path)
