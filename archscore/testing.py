@@ -567,7 +567,7 @@ def _n_params(model) -> int:
 
 
 def check_space_build(name: str, space) -> None:
-    """``build``: a ``torch.nn.Module`` mapping a 32x32 RGB batch to ``num_classes`` outputs, reproducible under a seed.
+    """``build``: a ``torch.nn.Module`` mapping ``space.example_input()`` to ``num_classes`` outputs per row, reproducible under a seed.
 
     The classifier head grows linearly with ``num_classes`` (one row of
     weights and a bias per class), and the same ``torch.manual_seed`` gives
@@ -585,7 +585,7 @@ def check_space_build(name: str, space) -> None:
         except NotImplementedError:
             return
         raise AssertionError(f"{name}: registered with builds=False but build() returned a model")
-    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    x = space.example_input(2, generator=torch.Generator().manual_seed(0))
     for a in archs:
         torch.manual_seed(0)
         model = space.build(a, num_classes=10)
@@ -598,7 +598,8 @@ def check_space_build(name: str, space) -> None:
         model.eval()
         with torch.no_grad():
             out = model(x)
-        assert tuple(out.shape) == (2, 10), f"{name}: output shape {tuple(out.shape)} for a (2, 3, 32, 32) batch, expected (2, 10)"
+        assert tuple(out.shape) == (x.shape[0], 10), \
+            f"{name}: output shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}, expected ({x.shape[0]}, 10)"
         assert torch.isfinite(out).all(), f"{name}: non-finite outputs of an untrained network"
         torch.manual_seed(0)
         again = space.build(a, num_classes=10)

@@ -26,7 +26,9 @@ SPACES = Registry("search space")
 # Metadata read by archscore.testing's space checks: ``test_params`` (options for small test networks) and
 # ``builds=False`` for a space without a model builder.
 SPACES.register("nb201", NB201Space, description="NAS-Bench-201 cells (5 ops x 6 edges, 15,625 cells)", test_params={"C": 4, "N": 1})
-SPACES.register("nbgraph", NBGraphSpace, description="NAS-Bench-Graph GNN architectures (tabular only)", builds=False)
+SPACES.register("nbgraph", NBGraphSpace, description="NAS-Bench-Graph GNN architectures; build = its GNN in plain torch on a graph you pass",
+                test_params={"edge_index": [[0, 1, 1, 2, 2, 3, 3, 0, 4, 0], [1, 0, 2, 1, 3, 2, 0, 3, 0, 4]], "num_features": 5,
+                             "hidden": 8})
 SPACES.register("nb101", NB101Space, description="NAS-Bench-101 cells (<=7 vertices, <=9 edges, 3 ops)",
                 test_params={"stem_channels": 8, "num_stacks": 2, "cells_per_stack": 1})
 SPACES.register("darts", DartsSpace, description="DARTS normal+reduction cells, 8 ops; build = DARTS evaluation net (C=36, 20 cells)",
