@@ -130,7 +130,7 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="integer node ids"):
         check_edge_index(torch.zeros(2, 3))
     space = get_space("nbgraph")
-    with pytest.raises(ValueError, match="get_space\\('nbgraph', edge_index=..., num_features=...\\)"):
+    with pytest.raises(NotImplementedError, match="get_space\\('nbgraph', edge_index=..., num_features=...\\)"):
         space.build(space.sample(1)[0])
     with pytest.raises(ValueError, match="pass edge_index and num_features together"):
         get_space("nbgraph", edge_index=EDGES)

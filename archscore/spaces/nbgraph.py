@@ -75,7 +75,8 @@ class NBGraphSpace(SearchSpace):
         """NAS-Bench-Graph's GNN for ``arch`` on the space's graph (``forward(x)``: node features -> logits per node)."""
         num_classes = self._check_num_classes(num_classes)
         if self.edge_index is None:
-            raise ValueError("nbgraph builds a GNN on a graph you supply: get_space('nbgraph', edge_index=..., num_features=...)")
+            # this instance is tabular only (the base contract: a space that cannot build raises NotImplementedError)
+            raise NotImplementedError("nbgraph builds a GNN on a graph you supply: get_space('nbgraph', edge_index=..., num_features=...)")
         link, ops = self.link_ops(arch)
         return NBGraphNetwork(link, ops, self.edge_index, self.num_features, num_classes, hidden=self.hidden,
                               dropout=self.dropout, num_nodes=self.num_nodes)
@@ -83,7 +84,7 @@ class NBGraphSpace(SearchSpace):
     def example_input(self, batch: int = 2, generator=None):
         """Random node features for the space's graph, ``(num_nodes, num_features)`` (``batch`` is ignored: one graph)."""
         if self.edge_index is None:
-            raise ValueError("nbgraph has no graph: get_space('nbgraph', edge_index=..., num_features=...)")
+            raise NotImplementedError("nbgraph has no graph: get_space('nbgraph', edge_index=..., num_features=...)")
         ei = check_edge_index(self.edge_index, self.num_nodes)
         n = self.num_nodes if self.num_nodes is not None else (int(ei.max()) + 1 if ei.numel() else 1)
         return torch.randn(n, self.num_features, generator=generator)
