@@ -6,8 +6,11 @@ does its own work on small synthetic inputs and raises ``AssertionError``
 tests (``tests/test_estimator_contract.py``) run every check in
 :data:`ESTIMATOR_CHECKS` on every registered estimator and every check in
 :data:`ENCODING_CHECKS` on every registered encoding, each as its own pytest
-case, so an estimator registered anywhere joins them without new test code.
-:func:`check_estimator` and :func:`check_encoding_all` run them all at once.
+case, so an estimator registered anywhere joins them without new test code;
+``tests/test_space_contract.py`` likewise runs :data:`SPACE_CHECKS` on every
+registered search space (sampling, string and NASLib-key round trips,
+mutation, and the model builder at the space's registered ``test_params``).
+:func:`check_estimator`, :func:`check_encoding_all` and :func:`check_space_all` run them all at once.
 
 Inputs are tiny and synthetic (:func:`make_contract_inputs`): NB201 cells
 built by the narrow :data:`TEST_SPACE`, an 8-image random batch, learning
@@ -33,7 +36,7 @@ from sklearn.exceptions import NotFittedError
 from archscore.arch import Arch
 from archscore.base import ESTIMATORS, UNITS, Estimator, InputTags, OutputTags, Tags, create_estimator, needed_context
 from archscore.encodings import get_encoding
-from archscore.spaces import get_space
+from archscore.spaces import SPACES, UserSpace, get_space
 
 #: The narrow NB201 space (C=4 channels, N=1 cell per stage) that builds every model in tests.
 TEST_SPACE = get_space("nb201", C=4, N=1)
@@ -483,8 +486,145 @@ def check_encoding_all(name: str, enc: Any = None) -> None:
         check(name, enc)
 
 
+
+# ------------------------------------------------------------------ spaces
+#: Architectures each space check samples (small: some spaces build networks for each).
+SPACE_SAMPLE = 3
+
+
+def space_for_tests(name: str):
+    """The registered space ``name`` with its ``test_params`` (small networks); a registered instance as is."""
+    obj = SPACES.get(name)
+    if isinstance(obj, UserSpace):
+        return obj
+    return obj(**SPACES.metadata(name).get("test_params", {}))
+
+
+def _space_builds(name: str) -> bool:
+    """False for a space registered with ``builds=False`` (unregistered spaces are expected to build)."""
+    return name not in SPACES or bool(SPACES.metadata(name).get("builds", True))
+
+
+def _naslib_writer(space) -> Callable[[Arch], str] | None:
+    """The space's writer of NASLib's compact key, if it has one."""
+    for attr in ("to_naslib", "to_compact"):
+        if callable(getattr(space, attr, None)):
+            return getattr(space, attr)
+    return None
+
+
+def check_space_sample(name: str, space) -> None:
+    """``sample(n, seed)``: ``n`` architectures of the space, the same for the same seed, others for another seed."""
+    archs = space.sample(SPACE_SAMPLE, seed=0)
+    assert len(archs) == SPACE_SAMPLE, f"{name}: sample({SPACE_SAMPLE}) returned {len(archs)} architectures"
+    for a in archs:
+        assert isinstance(a, Arch), f"{name}: sample returned a {type(a).__name__}, not an Arch"
+        assert a.space == space.name, f"{name}: sampled arch labelled {a.space!r}, space {space.name!r}"
+    strings = [space.to_string(a) for a in archs]
+    again = [space.to_string(a) for a in space.sample(SPACE_SAMPLE, seed=0)]
+    assert again == strings, f"{name}: sample(seed=0) differs between two calls"
+    other = [space.to_string(a) for a in space.sample(SPACE_SAMPLE, seed=1)]
+    assert other != strings, f"{name}: sample ignores its seed (seeds 0 and 1 gave {strings})"
+    assert space.sample(0, seed=0) == [], f"{name}: sample(0) is not empty"
+
+
+def check_space_string_roundtrip(name: str, space) -> None:
+    """``from_string(to_string(a))`` is ``a`` (same spec), and so is the NASLib key where the space writes one."""
+    writer = _naslib_writer(space)
+    for a in space.sample(SPACE_SAMPLE, seed=1):
+        s = space.to_string(a)
+        back = space.from_string(s)
+        assert back.spec == a.spec, f"{name}: from_string(to_string(a)) changed the architecture ({s!r})"
+        assert space.to_string(back) == s, f"{name}: the string of a parsed architecture differs from the one parsed"
+        if writer is not None:
+            key = writer(a)
+            assert space.from_string(key).spec == a.spec, f"{name}: from_string does not read back NASLib's key {key!r}"
+    try:
+        space.from_string("not an architecture")
+    except ValueError as exc:
+        assert str(exc), f"{name}: from_string raised an empty ValueError on garbage"
+    else:
+        raise AssertionError(f"{name}: from_string accepted 'not an architecture'")
+
+
+def check_space_mutate(name: str, space) -> None:
+    """``mutate`` gives another architecture of the space (it round-trips through its string), the same for the same seed."""
+    for a in space.sample(SPACE_SAMPLE, seed=2):
+        child = space.mutate(a, rng=3)
+        assert isinstance(child, Arch) and child.space == a.space, f"{name}: mutate returned something outside the space"
+        s = space.to_string(child)
+        assert s != space.to_string(a), f"{name}: mutate returned the parent {s!r}"
+        assert space.from_string(s).spec == child.spec, f"{name}: a mutated architecture does not round-trip ({s!r})"
+        assert space.to_string(space.mutate(a, rng=3)) == s, f"{name}: mutate(rng=3) differs between two calls"
+        if callable(getattr(space, "neighbours", None)):
+            for nb in space.neighbours(a):
+                t = space.to_string(nb)
+                assert t != space.to_string(a) and space.from_string(t).spec == nb.spec, f"{name}: bad neighbour {t!r}"
+
+
+def _n_params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_space_build(name: str, space) -> None:
+    """``build``: a ``torch.nn.Module`` mapping ``space.example_input()`` to ``num_classes`` outputs per row, reproducible under a seed.
+
+    The classifier head grows linearly with ``num_classes`` (one row of
+    weights and a bias per class), and the same ``torch.manual_seed`` gives
+    the same weights, so also the same parameter count. (The exact counts of
+    the benchmarks' networks are checked against NAS-Bench-Suite-Zero's
+    recorded ``params`` in ``tests/test_naslib.py``, on the shared data.) A space registered with
+    ``builds=False`` must raise ``NotImplementedError`` instead.
+    """
+    import torch
+
+    archs = space.sample(2, seed=4)
+    if not _space_builds(name):
+        try:
+            space.build(archs[0])
+        except NotImplementedError:
+            return
+        raise AssertionError(f"{name}: registered with builds=False but build() returned a model")
+    x = space.example_input(2, generator=torch.Generator().manual_seed(0))
+    for a in archs:
+        torch.manual_seed(0)
+        model = space.build(a, num_classes=10)
+        assert isinstance(model, torch.nn.Module), f"{name}: build returned a {type(model).__name__}, not an nn.Module"
+        assert _n_params(model) > 0, f"{name}: the built network has no parameters"
+        if a is archs[0]:
+            counts = [_n_params(model)] + [_n_params(space.build(a, num_classes=k)) for k in (11, 12)]
+            assert counts[2] - counts[1] == counts[1] - counts[0] > 0, \
+                f"{name}: parameters for 10/11/12 classes {counts} do not grow by one head row per class"
+        model.eval()
+        with torch.no_grad():
+            out = model(x)
+        assert tuple(out.shape) == (x.shape[0], 10), \
+            f"{name}: output shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}, expected ({x.shape[0]}, 10)"
+        assert torch.isfinite(out).all(), f"{name}: non-finite outputs of an untrained network"
+        torch.manual_seed(0)
+        again = space.build(a, num_classes=10)
+        for (k, v), (_, w) in zip(model.state_dict().items(), again.state_dict().items()):
+            assert torch.equal(v, w), f"{name}: the same torch.manual_seed gave different {k}"
+
+
+#: Every space check.
+SPACE_CHECKS: tuple[Callable[[str, Any], None], ...] = (
+    check_space_sample,
+    check_space_string_roundtrip,
+    check_space_mutate,
+    check_space_build,
+)
+
+
+def check_space_all(name: str, space: Any = None) -> None:
+    """Run every check of :data:`SPACE_CHECKS` on ``space`` (default: :func:`space_for_tests`)."""
+    space = space_for_tests(name) if space is None else space
+    for check in SPACE_CHECKS:
+        check(name, space)
+
+
 __all__ = [
-    "ENCODING_CHECKS", "ESTIMATOR_CHECKS", "TEST_SPACE", "UNITS", "check_encoding_all", "check_estimator",
+    "ENCODING_CHECKS", "ESTIMATOR_CHECKS", "SPACE_CHECKS", "check_space_all", "space_for_tests", "TEST_SPACE", "UNITS", "check_encoding_all", "check_estimator",
     "context_for", "encoding_for_tests", "estimator_for_tests", "make_contract_inputs",
-    *[c.__name__ for c in ESTIMATOR_CHECKS], *[c.__name__ for c in ENCODING_CHECKS],
+    *[c.__name__ for c in ESTIMATOR_CHECKS], *[c.__name__ for c in ENCODING_CHECKS], *[c.__name__ for c in SPACE_CHECKS],
 ]

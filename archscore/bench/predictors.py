@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from archscore.base import ESTIMATORS, create_estimator
 from archscore.bench.report import Report, Table, command_line, publish, render_markdown, settings_from_args
+from archscore.bench.suite_zero import BENCH_SPACES, complete_rows, load_task, resolve_tasks, space_file
 from archscore.benchmarks import load_nasbench_graph, load_nasbench_suite_zero, load_nb201
 from archscore.encodings import lookup_scores
 from archscore.metrics import kendall, spearman
@@ -62,20 +63,45 @@ DEFAULT_PREDICTORS = (
     "mlp_ensemble:path@200",
     "gnn:-@200",
 )
+#: Defaults on the NAS-Bench-Suite-Zero spaces (``--space`` other than nb201): with and without the recorded proxies
+#: as features, and XGBoost on the proxies alone (Suite-Zero's predictor).
+SPACE_PREDICTORS = (
+    "surrogate:-",
+    "surrogate:graph_features+path+zc",
+    "xgb:onehot",
+    "xgb:onehot+zc",
+    "xgb:zc",
+)
+SPACE_SIZES = (10, 20, 50, 100)
+#: The baseline of the zc comparison (Suite-Zero's XGBoost on the proxies alone) and the size it is made at.
+ZC_BASELINE = ("xgb", "zc")
+ZC_SIZE = 100
 TASKS = ("nb201_200ep", "nb201_12ep", "nbgraph_cora", "nbgraph_citeseer", "nbgraph_pubmed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``archscore bench predictors``."""
     parser.add_argument("--data", type=Path, default=None, help="shared data folder (with nb201/) or the NB201 CSV (default: $ARCHSCORE_DATA)")
-    parser.add_argument("--tasks", default="nb201_200ep", help=f"comma-separated tasks from {', '.join(TASKS)}")
-    parser.add_argument("--predictors", default=",".join(DEFAULT_PREDICTORS),
+    parser.add_argument("--space", choices=BENCH_SPACES, default="nb201",
+                        help="nb201 (default): the tasks below; nb101, nb301, tnb101_micro, tnb101_macro: the architectures of "
+                             "NAS-Bench-Suite-Zero's development file (DATA/naslib/) with complete records, their val_accuracy, "
+                             "and the recorded proxies as scores= for zc encodings")
+    parser.add_argument("--tasks", default=None,
+                        help=f"comma-separated tasks: nb201 from {', '.join(TASKS)} (default nb201_200ep); other spaces: "
+                             "tasks of the file (default: all)")
+    parser.add_argument("--zc-file", type=Path, default=None, help="--space other than nb201: the Suite-Zero JSON (default: DATA/naslib/...)")
+    parser.add_argument("--predictors", default=None,
                         help="comma-separated predictor:encoding[@max_n] specs ('-' = the predictor's default encoding; "
-                             "@max_n skips larger training sizes)")
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated training-set sizes")
+                             f"@max_n skips larger training sizes); default nb201: {','.join(DEFAULT_PREDICTORS)}; "
+                             f"other spaces: {','.join(SPACE_PREDICTORS)}")
+    parser.add_argument("--sizes", default=None,
+                        help=f"comma-separated training-set sizes (default nb201: {','.join(map(str, DEFAULT_SIZES))}; "
+                             f"other spaces: {','.join(map(str, SPACE_SIZES))})")
     parser.add_argument("--splits", type=int, default=10, help="random splits (seeds SEED_OFFSET .. SEED_OFFSET+SPLITS-1)")
     parser.add_argument("--seed-offset", type=int, default=0, help="first split seed")
-    parser.add_argument("--test-size", type=int, default=1000, help="test architectures per split")
+    parser.add_argument("--test-size", type=int, default=None,
+                        help="test architectures per split (default nb201: 1000; other spaces: every architecture of the pool "
+                             "outside the largest training set)")
     parser.add_argument("--scores", default=None, help="proxy scores for zc encodings: CSV indexed by arch string/key (archscore score), or Suite-Zero JSON; several files comma-separated")
     parser.add_argument("--scores-dataset", default="cifar10", help="dataset inside a Suite-Zero JSON")
     parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, summary.csv, results.md and kendall.png (default: print only)")
@@ -183,9 +209,18 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def build_report(summary: pd.DataFrame, command: str, settings: dict[str, Any]) -> Report:
-    """One Kendall and one Spearman table per task (rows predictor x encoding, columns training size)."""
-    report = Report("archscore bench predictors", command, settings)
+def build_report(summary: pd.DataFrame, command: str, settings: dict[str, Any], *, title: str = "archscore bench predictors",
+                 zc_size: int | None = None) -> Report:
+    """One Kendall and one Spearman table per task (rows predictor x encoding, columns training size).
+
+    With ``zc_size``, first a table of every zc-encoding spec against XGBoost on the proxies alone at that training size.
+    """
+    report = Report(title, command, settings)
+    compare = zc_comparison(summary, zc_size) if zc_size is not None else None
+    if compare is not None:
+        report.section(f"Recorded proxies as features, {zc_size} training architectures: Kendall vs "
+                       f"{ZC_BASELINE[0]} on the proxies alone ({ZC_BASELINE[0]}:{ZC_BASELINE[1]}, NAS-Bench-Suite-Zero's predictor), "
+                       "mean over splits", table=compare)
     for task, sub in summary.groupby("task", sort=False):
         sizes = sorted(sub["n_train"].unique())
         for metric in ("kendall", "spearman"):
@@ -230,26 +265,23 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``archscore bench predictors``."""
-    torch.set_num_threads(max(1, args.threads))
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
-    if not sizes or min(sizes) < 2:
-        raise ValueError(f"--sizes must list training sizes >= 2, got {args.sizes!r}")
-    if args.splits < 1:
-        raise ValueError(f"--splits must be >= 1, got {args.splits}")
-    specs = _parse_specs(args.predictors)
+def _suite_zero_tasks(args: argparse.Namespace):
+    """``(task, archs, y, scores)`` per task of a Suite-Zero space: the complete, finite records of the file."""
+    path = space_file(args.space, args.data, args.zc_file)
+    for task in resolve_tasks(args.tasks, path):
+        data, table = load_task(args.space, path, task)
+        keep = complete_rows(table)
+        logger.info("task %s: %d of %d architectures have a finite value and every proxy", task, int(keep.sum()), len(keep))
+        archs = [a for a, k in zip(data.archs, keep) if k]
+        names = table.index[keep]
+        scores = {name: data.scores[name] for name in names}
+        yield task, archs, data.values[keep], scores
+
+
+def _nb201_tasks(args: argparse.Namespace):
+    """``(task, archs, y, scores)`` per NB201 / NAS-Bench-Graph task (``--scores`` restricts the pool)."""
     scores = _load_scores(args.scores, args.scores_dataset) if args.scores else None
-    progress = not args.no_progress and sys.stderr.isatty()
-    out = args.out
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    frames = []
-    pools = {}
-    t_start = time.perf_counter()
-    for task in filter(None, (t.strip() for t in args.tasks.split(","))):
-        t0 = time.perf_counter()
+    for task in filter(None, (t.strip() for t in (args.tasks or "nb201_200ep").split(","))):
         archs, y = _load_task(task, args.data)
         if scores is not None:
             # complete records only: every proxy of the file finite (e.g. NASWOT is -inf on a singular kernel)
@@ -257,16 +289,67 @@ def run(args: argparse.Namespace) -> int:
             keep = [i for i, a in enumerate(archs) if set(lookup_scores(a, scores) or ()) >= names]
             logger.info("task %s: %d of %d architectures have proxy scores", task, len(keep), len(archs))
             archs, y = [archs[i] for i in keep], y[keep]
+        yield task, archs, y, scores
+
+
+def zc_comparison(summary: pd.DataFrame, size: int = ZC_SIZE) -> Table | None:
+    """At ``size`` training architectures: Kendall of each spec using the proxies with another encoding vs XGBoost on the proxies alone."""
+    sub = summary[summary["n_train"] == size]
+    base = sub[(sub["predictor"] == ZC_BASELINE[0]) & (sub["encoding"] == ZC_BASELINE[1])].set_index("task")["kendall_mean"]
+    others = sub[sub["encoding"].str.contains("zc") & ~((sub["predictor"] == ZC_BASELINE[0]) & (sub["encoding"] == ZC_BASELINE[1]))]
+    if base.empty or others.empty:
+        return None
+    table = Table(["task", "predictor", "encoding", "Kendall", f"{ZC_BASELINE[0]}:{ZC_BASELINE[1]}", "margin"], left=3)
+    for _, r in others.iterrows():
+        if r["task"] in base.index:
+            b = base[r["task"]]
+            table.add(r["task"], r["predictor"], r["encoding"], f"{r['kendall_mean']:.3f}", f"{b:.3f}", f"{r['kendall_mean'] - b:+.3f}")
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``archscore bench predictors``."""
+    torch.set_num_threads(max(1, args.threads))
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    nb201 = args.space == "nb201"
+    if args.sizes is None:
+        args.sizes = ",".join(map(str, DEFAULT_SIZES if nb201 else SPACE_SIZES))
+    if args.predictors is None:
+        args.predictors = ",".join(DEFAULT_PREDICTORS if nb201 else SPACE_PREDICTORS)
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    if not sizes or min(sizes) < 2:
+        raise ValueError(f"--sizes must list training sizes >= 2, got {args.sizes!r}")
+    if args.splits < 1:
+        raise ValueError(f"--splits must be >= 1, got {args.splits}")
+    if args.test_size is not None and args.test_size < 1:
+        raise ValueError(f"--test-size must be >= 1, got {args.test_size}")
+    if not nb201 and args.scores:
+        raise ValueError(f"--scores is for nb201; --space {args.space} uses the proxies recorded in its Suite-Zero file")
+    specs = _parse_specs(args.predictors)
+    progress = not args.no_progress and sys.stderr.isatty()
+    out = args.out
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    pools = {}
+    t_start = time.perf_counter()
+    for task, archs, y, scores in (_nb201_tasks(args) if nb201 else _suite_zero_tasks(args)):
+        t0 = time.perf_counter()
         pools[task] = len(archs)
-        res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, args.test_size, scores, progress, task)
+        test_size = args.test_size if args.test_size is not None else (1000 if nb201 else len(archs) - max(sizes))
+        if test_size < 1:
+            raise ValueError(f"task {task!r} has {len(archs)} architectures: none left to test after {max(sizes)} training ones")
+        res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, test_size, scores, progress, task)
         frames.append(res)
-        logger.info("%s: %d architectures in the pool, %.0f s (incl. loading)", task, len(archs), time.perf_counter() - t0)
+        logger.info("%s: %d architectures in the pool, %.0f s", task, len(archs), time.perf_counter() - t0)
         if out is not None:
             pd.concat(frames).to_csv(out / "results.csv", index=False)
     results = pd.concat(frames, ignore_index=True)
     summary = summarize(results)
     settings = settings_from_args(args, pool_sizes=pools, wall_s=round(time.perf_counter() - t_start))
-    md = publish(build_report(summary, command_line(args, "archscore bench predictors"), settings), out)
+    title = "archscore bench predictors" + ("" if nb201 else f" --space {args.space}")
+    md = publish(build_report(summary, command_line(args, "archscore bench predictors"), settings, title=title,
+                              zc_size=None if nb201 else ZC_SIZE), out)
     if out is not None:
         results.to_csv(out / "results.csv", index=False)
         summary.to_csv(out / "summary.csv", index=False)

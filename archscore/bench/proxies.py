@@ -1,5 +1,11 @@
 """Zero-cost proxies against NAS-Bench-201 ground truth: rank correlations, agreement with the reference code, cost.
 
+With ``--space nb101|nb301|tnb101_micro|tnb101_macro`` the command instead
+reports the proxies NAS-Bench-Suite-Zero recorded on that space, a label-free
+``zc:ensemble`` of them, and (``--compute``) archscore's own proxies on the
+space's networks: see :mod:`archscore.bench.proxy_spaces`. On NB201 (the
+default) it runs the protocols below.
+
 Three protocols (``--protocol``, default all):
 
 ``full``
@@ -60,9 +66,11 @@ import torch
 
 import archscore
 from archscore.bench.plots import scatter_plots
+from archscore.bench.proxy_spaces import run_space
 from archscore.bench.proxy_protocols import Scorer, full_rows, run_cost, run_design, run_full, run_hard
 from archscore.bench.proxy_targets import CURVES_CSV, IMAGES_NPZ, NB201_CSV, REF_CSV
 from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.bench.suite_zero import BENCH_SPACES
 from archscore.benchmarks import load_nb201
 from archscore.data import reference_batch, resolve_data_file
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES
@@ -73,7 +81,16 @@ PROTOCOLS = ("full", "hard", "cost", "design")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``archscore bench proxies``."""
-    p.add_argument("--data", type=Path, default=None, help="shared data folder with nb201/ and cifar10/ (default: $ARCHSCORE_DATA)")
+    p.add_argument("--space", choices=BENCH_SPACES, default="nb201",
+                   help="nb201 (default): the protocols below; nb101, nb301, tnb101_micro, tnb101_macro: the recorded "
+                        "NAS-Bench-Suite-Zero proxies (and --compute) on the development file DATA/naslib/")
+    p.add_argument("--data", type=Path, default=None, help="shared data folder with nb201/, naslib/ and cifar10/ (default: $ARCHSCORE_DATA)")
+    p.add_argument("--task", default=None, help="--space other than nb201: comma-separated tasks of the file (default: all)")
+    p.add_argument("--zc-file", type=Path, default=None, help="--space other than nb201: the Suite-Zero JSON (default: DATA/naslib/...)")
+    p.add_argument("--compute", action="store_true",
+                   help="--space nb101/nb301: also compute archscore's proxies on --compute-n of the file's architectures "
+                        "and compare with the recorded ones")
+    p.add_argument("--compute-n", type=int, default=60, help="architectures scored by --compute")
     p.add_argument("--table", type=Path, default=None, help=f"NB201 CSV with the targets (default: DATA/{NB201_CSV})")
     p.add_argument("--ref", type=Path, default=None, help=f"reference-score CSV of the hard protocol (default: DATA/{REF_CSV})")
     p.add_argument("--images", type=Path, default=None, help=f"images: an .npz, the CIFAR-10 JPEG tarball or a data folder (default: DATA/{IMAGES_NPZ})")
@@ -96,7 +113,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="network of the hard protocol: 'reference' = the original zero-cost code's NB201 init "
                         "(same weights as the reference scores after the init seed), 'benchmark' = archscore's NB201 build "
                         "(full, cost and design always use the benchmark build)")
-    p.add_argument("--space-options", default="", help="NB201 space options as k=v,... e.g. C=4,N=1 for a smoke test (results then not comparable)")
+    p.add_argument("--space-options", default="",
+                   help="space options as k=v,... e.g. C=4,N=1 (nb201) or stem_channels=16,cells_per_stack=1 (nb101 --compute); "
+                        "then not the benchmark's network")
     p.add_argument("--budget-minutes", type=float, default=None,
                    help="stop scoring new cells after this many minutes and report on the cells scored (default: no limit)")
     p.add_argument("--no-plots", action="store_true", help="skip the scatter plots")
@@ -210,6 +229,8 @@ def _json_safe(obj: Any) -> Any:
 # --------------------------------------------------------------------- run
 def run(args: argparse.Namespace) -> int:
     """Run the selected protocols, print the report, write ``OUT/results.json`` and ``OUT/results.md``; 1 if a check failed."""
+    if args.space != "nb201":
+        return run_space(args, parse_list(args.proxies, "proxies"), parse_space_options(args.space_options))
     protocols = parse_list(args.protocol, "protocol", PROTOCOLS)
     known = list_proxies()
     requested = parse_list(args.proxies, "proxies", known) or list(known)

@@ -23,13 +23,22 @@ from archscore.spaces.nbgraph import NBGRAPH_OPS, NBGraphSpace
 from archscore.spaces.tnb101 import TNB101MacroSpace, TNB101MicroSpace
 
 SPACES = Registry("search space")
-SPACES.register("nb201", NB201Space, description="NAS-Bench-201 cells (5 ops x 6 edges, 15,625 cells)")
-SPACES.register("nbgraph", NBGraphSpace, description="NAS-Bench-Graph GNN architectures (tabular only)")
-SPACES.register("nb101", NB101Space, description="NAS-Bench-101 cells (<=7 vertices, <=9 edges, 3 ops)")
-SPACES.register("darts", DartsSpace, description="DARTS normal+reduction cells, 8 ops; build = DARTS evaluation net (C=36, 20 cells)")
-SPACES.register("nb301", NB301Space, description="NAS-Bench-301 (DARTS space); build = NASLib's NB301 proxy net (C=32, 8 cells)")
-SPACES.register("tnb101_micro", TNB101MicroSpace, description="TransNAS-Bench-101 cell space (4 ops x 6 edges)")
-SPACES.register("tnb101_macro", TNB101MacroSpace, description="TransNAS-Bench-101 macro space (3,256 networks)")
+# Metadata read by archscore.testing's space checks: ``test_params`` (options for small test networks) and
+# ``builds=False`` for a space without a model builder.
+SPACES.register("nb201", NB201Space, description="NAS-Bench-201 cells (5 ops x 6 edges, 15,625 cells)", test_params={"C": 4, "N": 1})
+SPACES.register("nbgraph", NBGraphSpace, description="NAS-Bench-Graph GNN architectures; build = its GNN in plain torch on a graph you pass",
+                test_params={"edge_index": [[0, 1, 1, 2, 2, 3, 3, 0, 4, 0], [1, 0, 2, 1, 3, 2, 0, 3, 0, 4]], "num_features": 5,
+                             "hidden": 8})
+SPACES.register("nb101", NB101Space, description="NAS-Bench-101 cells (<=7 vertices, <=9 edges, 3 ops)",
+                test_params={"stem_channels": 8, "num_stacks": 2, "cells_per_stack": 1})
+SPACES.register("darts", DartsSpace, description="DARTS normal+reduction cells, 8 ops; build = DARTS evaluation net (C=36, 20 cells)",
+                test_params={"C": 4, "layers": 3})
+SPACES.register("nb301", NB301Space, description="NAS-Bench-301 (DARTS space); build = NASLib's NB301 proxy net (C=32, 8 cells)",
+                test_params={"C": 4, "layers": 3})
+SPACES.register("tnb101_micro", TNB101MicroSpace, description="TransNAS-Bench-101 cell space (4 ops x 6 edges)",
+                test_params={"base_channels": 8})
+SPACES.register("tnb101_macro", TNB101MacroSpace, description="TransNAS-Bench-101 macro space (3,256 networks)",
+                test_params={"base_channels": 8})
 
 
 def register_space(name: Any, cls: Any = None, *, overwrite: bool = False, **metadata: Any):

@@ -45,6 +45,12 @@ class SearchSpace:
         """An untrained ``torch.nn.Module`` for ``arch`` (PyTorch default init)."""
         raise NotImplementedError(f"space {self.name!r} cannot build models")
 
+    def example_input(self, batch: int = 2, generator: Any = None) -> Any:
+        """A random input for :meth:`build`'s networks: ``batch`` 32x32 RGB images (spaces of other inputs override)."""
+        import torch
+
+        return torch.randn(batch, 3, 32, 32, generator=generator)
+
     def mutate(self, arch: Arch, rng: np.random.Generator | int | None = None) -> Arch:
         """A copy of ``arch`` with one op node changed to a different op of the vocabulary.
 

@@ -145,6 +145,11 @@ class DartsSpace(SearchSpace):
         out = {}
         for name in CELLS:
             p = _PREFIX[name]
+            # the cell's structural nodes carry fixed markers; another op there (e.g. an op-changing search move) is not a DARTS cell
+            for node, marker in ((f"{p}_in0", f"{name}_input_0"), (f"{p}_in1", f"{name}_input_1"), (f"{p}_out", f"{name}_concat")):
+                if node not in g or g.nodes[node]["op"] != marker:
+                    found = g.nodes[node]["op"] if node in g else "no such node"
+                    raise ValueError(f"node {node!r} of a {arch.space} architecture must be the marker {marker!r}, got {found!r}")
             cell = []
             for k in range(2 * N_STEPS):
                 node = f"{p}{k}"

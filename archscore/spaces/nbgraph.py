@@ -6,19 +6,23 @@ and ``ops[i]`` its GNN layer. Nodes whose output no other node reads are summed
 into the ``output`` node (the benchmark combines these leaf nodes). Strings are
 written ``"0,0,1,2:gcn,gat,sage,skip"`` (link, then ops).
 
-archscore does not build these models (they need torch_geometric); the space
-exists so the tabular benchmark's architectures are ordinary :class:`Arch`
-objects for encodings and surrogate predictors.
+:meth:`NBGraphSpace.build` gives the benchmark's GNN in plain PyTorch (no
+``torch_geometric``) on a graph you supply, ``NBGraphSpace(edge_index=...,
+num_features=...)``: see :mod:`archscore.spaces.nbgraph_model` for the ops
+and the network. Without a graph the space is tabular only (encodings,
+surrogate predictors) and ``build`` raises.
 """
 
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import torch
 
 from archscore.arch import INPUT_OP, OUTPUT_OP, Arch
 from archscore.registry import unknown_choice_error
 from archscore.spaces.base import SearchSpace
+from archscore.spaces.nbgraph_model import GNN_OPS, NBGraphNetwork, check_edge_index
 
 NBGRAPH_OPS: tuple[str, ...] = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
 #: The nine canonical link patterns of the benchmark (others are isomorphic relabellings).
@@ -30,10 +34,60 @@ _FORM = "'l0,l1,l2,l3:op0,op1,op2,op3' with link l_i < i + 1 and ops in " + ", "
 
 
 class NBGraphSpace(SearchSpace):
-    """NAS-Bench-Graph: 9 link patterns x 9^4 op choices (26,206 distinct after deduplication)."""
+    """NAS-Bench-Graph: 9 link patterns x 9^4 op choices (26,206 distinct after deduplication).
+
+    Parameters
+    ----------
+    edge_index : array-like of shape (2, E), optional
+        The graph :meth:`build` runs on (sources, targets; give both
+        directions for an undirected graph). None: the space cannot build.
+    num_features : int, optional
+        Node feature width of the inputs (Cora: 1433). Required with ``edge_index``.
+    num_nodes : int, optional
+        Number of nodes (default: the largest id in ``edge_index`` + 1).
+    hidden : int, default=256
+        Hidden width (the benchmark's: 256).
+    dropout : float, default=0.5
+        Dropout on the features and before each op (active in training mode only).
+    """
 
     name = "nbgraph"
     ops = NBGRAPH_OPS
+
+    def __init__(self, edge_index=None, num_features: int | None = None, num_nodes: int | None = None, hidden: int = 256,
+                 dropout: float = 0.5) -> None:
+        for label, v in (("num_features", num_features), ("num_nodes", num_nodes), ("hidden", hidden)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"nbgraph option {label} must be a positive integer, got {v!r}")
+        if hidden % 4:
+            raise ValueError(f"nbgraph option hidden must be a multiple of 4 (GAT splits it over 4 heads), got {hidden!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"nbgraph option dropout must be in [0, 1), got {dropout!r}")
+        if (edge_index is None) != (num_features is None):
+            raise ValueError("nbgraph: pass edge_index and num_features together (the graph and its feature width)")
+        self.edge_index = edge_index
+        self.num_features = num_features
+        self.num_nodes = num_nodes
+        self.hidden = int(hidden)
+        self.dropout = float(dropout)
+
+    def build(self, arch: Arch, num_classes: int = 10):
+        """NAS-Bench-Graph's GNN for ``arch`` on the space's graph (``forward(x)``: node features -> logits per node)."""
+        num_classes = self._check_num_classes(num_classes)
+        if self.edge_index is None:
+            # this instance is tabular only (the base contract: a space that cannot build raises NotImplementedError)
+            raise NotImplementedError("nbgraph builds a GNN on a graph you supply: get_space('nbgraph', edge_index=..., num_features=...)")
+        link, ops = self.link_ops(arch)
+        return NBGraphNetwork(link, ops, self.edge_index, self.num_features, num_classes, hidden=self.hidden,
+                              dropout=self.dropout, num_nodes=self.num_nodes)
+
+    def example_input(self, batch: int = 2, generator=None):
+        """Random node features for the space's graph, ``(num_nodes, num_features)`` (``batch`` is ignored: one graph)."""
+        if self.edge_index is None:
+            raise NotImplementedError("nbgraph has no graph: get_space('nbgraph', edge_index=..., num_features=...)")
+        ei = check_edge_index(self.edge_index, self.num_nodes)
+        n = self.num_nodes if self.num_nodes is not None else (int(ei.max()) + 1 if ei.numel() else 1)
+        return torch.randn(n, self.num_features, generator=generator)
 
     def from_link_ops(self, link, ops) -> Arch:
         """An :class:`Arch` from the benchmark's ``link`` and ``ops`` lists."""
