@@ -80,14 +80,18 @@ class TargetMap:
     (:meth:`inverse_std`: ``|d inverse / dt|`` at the mean times the std).
 
     * ``None``: identity.
-    * ``"log_error"``: ``t = -log(c - y)``, inverse ``y = c - exp(-t)`` (never above ``c``).
+    * ``"log_error"``: ``t = -log(c - y)``, inverse ``y = c - exp(-t)`` (never above ``c``,
+      and never below ``lo = min(y) - (max(y) - min(y))``: a model that extrapolates far
+      down on the log scale, e.g. a linear one on proxy features, would otherwise overflow
+      ``exp`` to ``-inf``).
     * ``"rank"``: ``t`` = average rank / n; the inverse interpolates linearly
       between the training pairs (``t``, ``y``) and clips at their ends, so
       it never predicts outside the training targets' range.
     """
 
-    def __init__(self, how: str | None, c: float = 0.0, t_grid: np.ndarray | None = None, y_grid: np.ndarray | None = None) -> None:
-        self.how, self.c, self.t_grid, self.y_grid = how, c, t_grid, y_grid
+    def __init__(self, how: str | None, c: float = 0.0, t_grid: np.ndarray | None = None, y_grid: np.ndarray | None = None,
+                 lo: float = -np.inf) -> None:
+        self.how, self.c, self.t_grid, self.y_grid, self.lo = how, c, t_grid, y_grid, lo
 
     @classmethod
     def fit(cls, y: np.ndarray, how: str | None) -> "TargetMap":
@@ -99,7 +103,7 @@ class TargetMap:
         y = np.asarray(y, dtype=float)
         if how == "log_error":
             span = float(np.ptp(y)) or 1.0
-            return cls(how, c=float(np.max(y)) + 0.1 * span)
+            return cls(how, c=float(np.max(y)) + 0.1 * span, lo=float(np.min(y)) - span)
         if how == "rank":
             t = rankdata(y) / len(y)
             order = np.argsort(t, kind="stable")
@@ -121,16 +125,20 @@ class TargetMap:
         """The regression scale -> target units."""
         t = np.asarray(t, dtype=float)
         if self.how == "log_error":
-            return self.c - np.exp(-t)
+            return self.c - np.exp(-np.maximum(t, self._t_lo()))
         if self.how == "rank":
             return np.interp(t, self.t_grid, self.y_grid)
         return t
+
+    def _t_lo(self) -> float:
+        """The regression-scale value of ``lo`` (predictions below it are clipped to it)."""
+        return -np.log(self.c - self.lo) if np.isfinite(self.lo) else -np.inf
 
     def inverse_std(self, t: np.ndarray, std: np.ndarray) -> np.ndarray:
         """A std on the regression scale at mean ``t`` -> target units (delta method)."""
         t, std = np.asarray(t, dtype=float), np.asarray(std, dtype=float)
         if self.how == "log_error":
-            return np.exp(-t) * std
+            return np.exp(-np.maximum(t, self._t_lo())) * std
         if self.how == "rank":
             h = 1e-6
             return np.abs(self.inverse(t + h) - self.inverse(t - h)) / (2 * h) * std
