@@ -67,6 +67,35 @@ def test_params_flops_l2_on_one_layer():
     assert r["params"] == (3 * 2 * 9 + 3) + (192 * 5 + 5)
 
 
+def test_flops_count_equals_torch_flop_counter_without_importing_dynamo():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archscore.proxies.flops import count_flops
+
+    torch.manual_seed(0)
+    models = [
+        (ResNetish(), torch.zeros(1, 3, 8, 8)),
+        (TinyViT(), torch.zeros(1, 3, 8, 8)),  # attention, LayerNorm, linear layers on tokens
+        (nn.Sequential(nn.Linear(5, 6), nn.GELU(), nn.Linear(6, 2)), torch.zeros(1, 4, 5)),
+        (nn.Sequential(nn.ConvTranspose2d(3, 4, 3), nn.Conv2d(4, 2, 3, groups=2)), torch.zeros(1, 3, 5, 5)),
+    ]
+    for model, x in models:
+        full = FlopCounterMode(display=False)
+        with torch.no_grad(), full:
+            model(x)
+        with torch.no_grad():
+            assert count_flops(model, x) == full.get_total_flops() > 0
+    # the lean counter does not pay FlopCounterMode's one-off import of torch._dynamo (seconds per process)
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from archscore import proxies as P; "
+            "r = P.compute(torch.nn.Linear(4, 3), torch.randn(2, 4), None, ['flops']); "
+            "assert r['flops'] == 24, r; print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_gradient_proxies_on_a_linear_model_match_closed_forms():
     torch.manual_seed(0)
     lin = nn.Linear(4, 3)
@@ -143,6 +172,45 @@ def test_meco_on_known_features():
     assert P.compute(net, x, None, ["meco"])["meco"] == pytest.approx(1.0, abs=1e-9)
     x[0] = torch.tensor([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])  # correlation -1: eigenvalues 0, 2
     assert P.compute(net, x, None, ["meco"])["meco"] == pytest.approx(0.0, abs=1e-9)
+
+
+class _SharedOutputs(nn.Module):
+    """Module outputs that are the same tensor object: an in-place ReLU, a Sequential, an empty shortcut."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)  # returns conv's output object, changed in place (new version)
+        self.seq = nn.Sequential(nn.Conv2d(4, 5, 3, padding=1))  # returns its child's output object
+        self.shortcut = nn.Sequential()  # returns its input object
+        self.head = nn.Conv2d(5, 2, 1)
+
+    def forward(self, x):
+        h = self.shortcut(self.seq(self.relu(self.conv(x))))
+        return self.head(h).mean((2, 3))
+
+
+def test_meco_solves_each_distinct_output_once_with_the_same_sum(monkeypatch):
+    from archscore.proxies import meco as meco_mod
+
+    torch.manual_seed(0)
+    net, x = _SharedOutputs(), torch.randn(4, 3, 6, 6)
+    # the definition, term by term: every module's output read when its forward returns, in call order
+    terms: list[float] = []
+    hooks = [m.register_forward_hook(lambda m_, i, o: terms.append(meco_mod.min_correlation_eigenvalue(o))) for m in net.modules()]
+    with torch.no_grad():
+        net.train()(x)
+    for h in hooks:
+        h.remove()
+    want = float(sum(v for v in terms if v is not None))
+    assert len(terms) == 7  # model, conv, relu, seq, seq[0], shortcut, head
+    solved = []
+    real = meco_mod.min_correlation_eigenvalue
+    monkeypatch.setattr(meco_mod, "min_correlation_eigenvalue", lambda t: solved.append(1) or real(t))
+    assert P.compute(net, x, None, ["meco"])["meco"] == want  # bit-identical
+    # conv, relu (same object, written in place: solved again), seq[0], head and the model's (2-D) mean;
+    # seq and shortcut return an already solved, unchanged object: no second solve
+    assert len(solved) == 5
 
 
 # ---------------------------------------------------------- model families

@@ -105,7 +105,11 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 
 
 class _Snapshot:
-    """Exact copies of every parameter and buffer (values and dtypes) of a module."""
+    """Exact copies of every parameter and buffer (values and dtypes) of a module, restored once.
+
+    :meth:`restore` puts the copies themselves back (no second copy) and so
+    empties the snapshot.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         self.params = [(m, k, p.detach().clone(), p.requires_grad) for m in model.modules() for k, p in m._parameters.items() if p is not None]
@@ -115,11 +119,12 @@ class _Snapshot:
         with torch.no_grad():
             for m, k, v, rg in self.params:
                 p = m._parameters[k]
-                p.data = v.clone()
+                p.data = v
                 p.grad = None
                 p.requires_grad_(rg)
             for m, k, v in self.buffers:
-                m._buffers[k] = v.clone()
+                m._buffers[k] = v
+        self.params, self.buffers = [], []
 
 
 def is_oom(exc: BaseException) -> bool:

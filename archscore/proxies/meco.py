@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import torch
@@ -23,10 +24,8 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     leaves every sum unchanged) and for outputs that are not floating-point
     tensors with a channel dimension or give a non-finite value.
     """
-    t = output
-    if isinstance(t, (tuple, list)):
-        t = t[0] if t and isinstance(t[0], torch.Tensor) else None
-    if not isinstance(t, torch.Tensor) or t.dim() < 2 or not torch.is_floating_point(t):
+    t = _feature_tensor(output)
+    if t is None:
         return None
     fea = t[0].detach().reshape(t.shape[1], -1).to(torch.float64)
     if fea.shape[1] < 2 or fea.shape[0] < 1:
@@ -37,12 +36,37 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _feature_tensor(output: Any) -> torch.Tensor | None:
+    """The tensor MeCo reads from a module output (the first element of a tuple/list), or None."""
+    t = output
+    if isinstance(t, (tuple, list)):
+        t = t[0] if t and isinstance(t[0], torch.Tensor) else None
+    if not isinstance(t, torch.Tensor) or t.dim() < 2 or not torch.is_floating_point(t):
+        return None
+    return t
+
+
+def _version(t: torch.Tensor) -> int | None:
+    """The tensor's in-place version counter (None for inference tensors, which have none: never reused)."""
+    try:
+        return int(t._version)
+    except RuntimeError:
+        return None
+
+
 @register_provider
 class ModuleCorrelationEigenvalues(Provider):
     """The list of :func:`min_correlation_eigenvalue` of every module's output, in call order.
 
     A forward hook on every module (containers included). Only forward hooks:
     rides on the shared forward (or a forward-only pass).
+
+    A module whose output is the very tensor another module already returned,
+    unchanged since (same object, same autograd version counter: no in-place
+    write in between), gets that module's value again without a second
+    eigen-solve: an ``nn.Sequential`` returns its last child's output, a model
+    its head's, an empty shortcut its input. The list, and so the sum, is the
+    same as computing every term afresh.
     """
 
     name = "meco"
@@ -51,17 +75,31 @@ class ModuleCorrelationEigenvalues(Provider):
     def __init__(self, session: Any) -> None:
         super().__init__(session)
         self.values: list[float] = []
+        # id(tensor) -> (weak reference, version counter, value) of outputs already solved; a weak
+        # reference so that a freed tensor whose id is reused is not mistaken for the old one
+        self._solved: dict[int, tuple[Any, int, float | None]] = {}
 
     def hooks(self, model: nn.Module) -> list[Any]:
-        self.values = []
+        self.values, self._solved = [], {}
         return [m.register_forward_hook(self._hook) for m in model.modules()]
 
     def _hook(self, mod, inp, output) -> None:
-        v = min_correlation_eigenvalue(output)
+        t = _feature_tensor(output)
+        if t is None:
+            return
+        version = _version(t)
+        hit = self._solved.get(id(t))
+        if version is not None and hit is not None and hit[0]() is t and hit[1] == version:
+            v = hit[2]
+        else:
+            v = min_correlation_eigenvalue(t)
+            if version is not None:
+                self._solved[id(t)] = (weakref.ref(t), version, v)
         if v is not None:
             self.values.append(v)
 
     def result(self) -> list[float]:
+        self._solved = {}
         if not self.values:
             raise ProxyUndefinedError(
                 "meco needs module outputs with at least two positions per channel (conv feature maps, token "
