@@ -69,7 +69,7 @@ from archscore.bench.plots import scatter_plots
 from archscore.bench.proxy_spaces import run_space
 from archscore.bench.proxy_protocols import Scorer, full_rows, run_cost, run_design, run_full, run_hard
 from archscore.bench.proxy_targets import CURVES_CSV, IMAGES_NPZ, NB201_CSV, REF_CSV
-from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.bench.report import Report, Table, add_checks, command_line, json_safe, publish, settings_from_args
 from archscore.bench.suite_zero import BENCH_SPACES
 from archscore.benchmarks import load_nb201
 from archscore.data import reference_batch, resolve_data_file
@@ -208,22 +208,8 @@ def build_report(results: dict[str, Any]) -> Report:
             table.add("+".join(c["proxies"]), c["method"], f"{c['spearman_connected']:+.3f}", f"{c['spearman_all']:+.3f}")
         report.section(f"Design cells (zc:ensemble's choice): {r['n']} cells ({r['n_connected']} connected), "
                        f"Spearman on the connected ones against {r['target']}", *lines, table=table)
-    if results["checks"]:
-        failed = sum(not c["passed"] for c in results["checks"])
-        report.section(f"Checks: {len(results['checks']) - failed} passed, {failed} failed", table=check_lines(results["checks"]))
+    add_checks(report, results["checks"])
     return report
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 # --------------------------------------------------------------------- run
@@ -311,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
             res["plots"] = {k: str(v) for k, v in paths.items()}
     results["seconds"] = time.perf_counter() - t_start
     out_json = args.out / "results.json"
-    out_json.write_text(json.dumps(_json_safe(results), indent=2))
+    out_json.write_text(json.dumps(json_safe(results), indent=2))
     md = publish(build_report(results), args.out)
     print(f"\nWrote {out_json} and {md} ({results['seconds']:.0f} s)")
     return 1 if any(not c["passed"] for c in results["checks"]) else 0

@@ -46,7 +46,7 @@ import torch
 
 import archscore
 from archscore.bench.proxy_protocols import Scorer, check, correlations
-from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.bench.report import Report, Table, add_checks, command_line, json_safe, publish, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
 from archscore.data import load_batch, resolve_data_file
@@ -222,22 +222,8 @@ def build_report(results: dict[str, Any]) -> Report:
                        f"parameters of the first built networks: {', '.join(f'{p:,}' for p in res['params_first'])}",
                        "agreement: per-architecture Spearman of our scores with the recorded ones",
                        table=table)
-    if results["checks"]:
-        failed = sum(not c["passed"] for c in results["checks"])
-        report.section(f"Checks: {len(results['checks']) - failed} passed, {failed} failed", table=check_lines(results["checks"]))
+    add_checks(report, results["checks"])
     return report
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options: dict[str, int]) -> int:
@@ -272,7 +258,7 @@ def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options
             results["checks"] += checks
     results["seconds"] = time.perf_counter() - t0
     out_json = args.out / "results.json"
-    out_json.write_text(json.dumps(_json_safe(results), indent=2))
+    out_json.write_text(json.dumps(json_safe(results), indent=2))
     md = publish(build_report(results), args.out)
     print(f"\nWrote {out_json} and {md} ({results['seconds']:.0f} s)")
     return 1 if any(not c["passed"] for c in results["checks"]) else 0

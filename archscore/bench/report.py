@@ -146,6 +146,28 @@ def publish(report: Report, folder: Path | None, print_fn: Any = print) -> Path 
     return write_markdown(report, folder) if folder is not None else None
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with numpy scalars as Python numbers, non-finite floats as None and dict keys as strings (for ``json.dumps``)."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def add_checks(report: Report, checks: Sequence[Mapping[str, Any]]) -> None:
+    """Append the "Checks: N passed, M failed" section (nothing when there are no checks)."""
+    if checks:
+        failed = sum(not c["passed"] for c in checks)
+        report.section(f"Checks: {len(checks) - failed} passed, {failed} failed", table=check_lines(checks))
+
+
 def check_lines(checks: Sequence[Mapping[str, Any]]) -> Table:
     """The pass/fail table of a benchmark's checks."""
     table = Table(["check", "value", "target", "result"])
