@@ -15,19 +15,21 @@ predictor:
    never used (dead-code elimination). Three cost structures are tried:
    ``"all"`` (every present op costs), ``"used"`` (only used ops cost) and
    ``"both"`` (a cost for being present plus one for being used);
-2. learns each source device's costs (``sources={device: (archs, latencies)}``,
-   e.g. other devices' benchmark tables) with the ``"both"`` structure; the
-   source's predicted op cost of a cell is one more column (HELP, Lee et al.,
-   NeurIPS 2021, describes a device by its latencies on reference
-   architectures; BRP-NAS, Dudziak et al., NeurIPS 2020, transfers a latency
-   predictor between devices. Here the source tables are summarised by their
-   fitted cost models);
+2. learns each source device's latency (``sources={device: (archs, latencies)}``,
+   e.g. other devices' benchmark tables) with a ridge over the present and
+   used counts plus a one-hot op per position (op nodes in topological
+   order), since where an op sits matters on some devices and a source table
+   has the samples to learn it; the source's predicted latency of a cell is
+   one more column (HELP, Lee et al., NeurIPS 2021, describes a device by its
+   latencies on reference architectures; BRP-NAS, Dudziak et al., NeurIPS
+   2020, transfers a latency predictor between devices. Here the source
+   tables are summarised by their fitted models);
 3. fits the target's few latencies with every op cost and every source weight
-   **non-negative** (an op cannot make a network faster; a device is not
-   slower where a source is faster), a non-negative intercept (the fixed cost
-   outside the cells; free when some fitted latency is not positive), and
-   ridge penalties on the op costs and the source weights. Each (structure, op penalty, source
-   penalty) of a small grid is scored by its leave-one-out error (20
+   **non-negative** (an op cannot make a network faster; a source enters
+   as a device that ranks cells alike, never inversely), a non-negative
+   intercept (the fixed cost outside the cells; free when some fitted latency
+   is not positive), and ridge penalties on the op costs and the source
+   weights. Each (structure, op penalty, source penalty) of a small grid is scored by its leave-one-out error (20
    interleaved folds beyond 20 measurements) and the fits are averaged with
    weights ``MSE_cv ** (-n / 2)``, the Gaussian pseudo-likelihood of the
    left-out points (``averaging="best"`` keeps the single best candidate).
@@ -101,6 +103,29 @@ class OpCountFeatures:
                 used[r, self._col[op]] += node in keep
         return present, used
 
+    def positions(self, archs: Sequence[Arch], n_positions: int) -> np.ndarray:
+        """Per position (op nodes in topological order) a one-hot op and the same one-hot for used ops only.
+
+        Zero ops get no column; smaller cells are zero-padded, larger ones raise.
+        """
+        k = len(self.ops)
+        out = np.zeros((len(archs), 2 * k * n_positions))
+        for r, a in enumerate(archs):
+            keep = used_nodes(a)
+            nodes = [v for v in a.topological_order if a.graph.nodes[v]["op"] not in (INPUT_OP, OUTPUT_OP)]
+            if len(nodes) > n_positions:
+                raise ValueError(f"architecture {a!r} has {len(nodes)} op nodes; the predictor was fitted on at most {n_positions}")
+            for pos, v in enumerate(nodes):
+                op = a.graph.nodes[v]["op"]
+                if op in ZERO_OPS:
+                    continue
+                if op not in self._col:
+                    raise ValueError(f"op {op!r} of {a!r} is not in the fitted vocabulary {self.ops}")
+                out[r, pos * k + self._col[op]] = 1
+                if v in keep:
+                    out[r, (n_positions + pos) * k + self._col[op]] = 1
+        return out
+
     def design(self, archs: Sequence[Arch], structure: str) -> np.ndarray:
         """The cost columns of one structure: present counts, used counts, or both side by side."""
         present, used = self.transform(archs)
@@ -169,8 +194,8 @@ class LatencyPredictor(Estimator):
         Ridge penalties of the op costs (latencies scaled to unit standard deviation).
     source_penalties : sequence of float, default=(0.001, 0.01, 0.1)
         Ridge penalties of the source-device weights.
-    source_alpha : float, default=0.001
-        Ridge penalty of each source device's own cost model.
+    source_alpha : float, default=1.0
+        Ridge penalty of each source device's own latency model.
     cost_features : sequence of str, default=()
         Names of cost estimators (e.g. ``"hw:macs"``) whose values (scaled by
         their largest fitted value) join the op costs as non-negative columns;
@@ -184,7 +209,10 @@ class LatencyPredictor(Estimator):
     ----------
     features_ : OpCountFeatures
     source_coefs_ : dict
-        Each source device's op costs over the ``"both"`` columns (cost features last).
+        Each source device's ridge ``(coefficients, feature means, scaled mean latency)`` over
+        present and used counts, cost features and per-position one-hots.
+    n_positions_ : int
+        Op-node positions of the source models' one-hot features.
     candidates_ : list of tuple
         ``(structure, penalty, source_penalty)`` of every candidate fit.
     cv_mse_, weights_ : ndarray
@@ -196,7 +224,7 @@ class LatencyPredictor(Estimator):
     """
 
     def __init__(self, structures: Sequence[str] = STRUCTURES, penalties: Sequence[float] = (0.001, 0.01, 0.1, 1.0, 10.0),
-                 source_penalties: Sequence[float] = (0.001, 0.01, 0.1), source_alpha: float = 0.001,
+                 source_penalties: Sequence[float] = (0.001, 0.01, 0.1), source_alpha: float = 1.0,
                  cost_features: Sequence[str] = (), cost_params: dict[str, Any] | None = None,
                  averaging: str = "loo-weighted") -> None:
         self.structures = structures
@@ -227,7 +255,11 @@ class LatencyPredictor(Estimator):
         present, used = self.features_.transform(archs)
         costs = self._costs(archs)
         both = np.hstack([present, used, costs])
-        src = np.stack([w[0] + both @ w[1:] for w in self.source_coefs_.values()], 1) if self.source_coefs_ else np.zeros((len(archs), 0))
+        if self.source_coefs_:
+            S = np.hstack([both, self.features_.positions(archs, self.n_positions_)])
+            src = np.stack([(S - mu) @ w + m for (w, mu, m) in self.source_coefs_.values()], 1)
+        else:
+            src = np.zeros((len(archs), 0))
         ops = {"all": present, "used": used, "both": np.hstack([present, used])}
         return {s: np.hstack([ops[s], costs, src]) for s in self.structures}
 
@@ -275,14 +307,18 @@ class LatencyPredictor(Estimator):
             raw = self._costs(archs)
             self.cost_scale_ = np.where(raw.max(0) > 0, raw.max(0), 1.0)
         self.source_coefs_ = {}
-        n_cols = 2 * len(self.features_.ops) + len(self.cost_features)
+        self.n_positions_ = max(sum(op not in (INPUT_OP, OUTPUT_OP) for _, op in a.graph.nodes(data="op")) for a in every)
+        cache: dict = {}  # sources measured on the same architectures share their features
         for device, (s_archs, s_y) in sources.items():
-            present, used = self.features_.transform(s_archs)
-            X = np.hstack([np.ones((len(s_archs), 1)), present, used, self._costs(s_archs)])
-            X = _with_intercept_sign(X, s_y)
-            pen = np.concatenate([np.zeros(X.shape[1] - n_cols), np.full(n_cols, float(self.source_alpha))])
-            w = nonnegative_ridge(X, s_y / (s_y.std() or 1.0), pen)
-            self.source_coefs_[device] = _fold_intercept(w, X.shape[1] - n_cols)
+            key = tuple(map(id, s_archs))
+            if key not in cache:
+                present, used = self.features_.transform(s_archs)
+                cache[key] = np.hstack([present, used, self._costs(s_archs), self.features_.positions(s_archs, self.n_positions_)])
+            S = cache[key]
+            mu, sd = S.mean(0), (s_y.std() or 1.0)
+            A = (S - mu).T @ (S - mu) + float(self.source_alpha) * np.eye(S.shape[1])
+            w = np.linalg.solve(A, (S - mu).T @ ((s_y - s_y.mean()) / sd))
+            self.source_coefs_[device] = (w, mu, float(s_y.mean() / sd))
 
         n = len(y)
         self.y_scale_ = float(np.std(y)) or 1.0
