@@ -31,3 +31,4 @@ def test_bench_hardware_writes_results(tmp_path):
     assert res["cpu"]["cells"] == 5
     md = (tmp_path / "out" / "results.md").read_text()
     assert "Few-shot latency prediction" in md and "Measured CPU latency" in md
+    assert md.splitlines()[2:6] == ["Produced by:", "", "```", "archscore bench hardware"]  # fallback outside the CLI

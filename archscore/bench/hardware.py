@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from archscore.bench.report import command_line
+
 logger = logging.getLogger(__name__)
 
 HWNAS_CSV = "hwnasbench_nb201_cifar10_dev.csv"
@@ -138,7 +140,8 @@ def cpu_latency(df, archs_by_string, args) -> dict:
 
 
 def _markdown(res: dict, args) -> str:
-    lines = ["# archscore bench hardware", "", f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}; "
+    command = command_line(args, "archscore bench hardware")
+    lines = ["# archscore bench hardware", "", "Produced by:", "", "```", command, "```", "", f"Machine: {platform.platform()}, {platform.processor() or platform.machine()}; "
              f"torch threads while timing: {args.threads}. The machine is shared with other jobs: timings are noisy.", ""]
     if "fewshot" in res:
         fs = res["fewshot"]

@@ -18,14 +18,15 @@ from archscore.hardware.analytic import count_macs, count_params, peak_memory, p
 from archscore.hardware.estimators import CostEstimator, MacsCost, ParamsCost, PeakMemoryCost, PeakSramCost
 from archscore.hardware.latency import LatencyEstimator, LatencyResult, measure_latency
 from archscore.hardware.pareto import hypervolume, non_dominated_sort, pareto_front, pareto_mask
-from archscore.hardware.predictor import CellFeatures, LatencyPredictor, live_nodes
+from archscore.hardware.predictor import LatencyPredictor, OpCountFeatures, nonnegative_ridge, used_nodes
 
 __all__ = [
     "CostEstimator",
-    "CellFeatures",
     "LatencyEstimator",
     "LatencyPredictor",
-    "live_nodes",
+    "OpCountFeatures",
+    "nonnegative_ridge",
+    "used_nodes",
     "LatencyResult",
     "measure_latency",
     "MacsCost",
