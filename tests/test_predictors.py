@@ -105,11 +105,11 @@ def test_target_map_inverts_by_hand():
     np.testing.assert_allclose(m.inverse(m.forward(y)), y)
     # delta method: dy/dt = exp(-t) = c - y
     np.testing.assert_allclose(m.inverse_std(m.forward(y), np.ones(3)), [44.0, 24.0, 4.0])
-    # far extrapolation down is clipped at lo = 50 - 40 = 10 (exp(1e4) would overflow to -inf), std at the clip point
+    # far extrapolation down is clipped at lo = 50 - 10 * 40 = -350 (exp(1e4) would overflow to -inf), std at the clip point
     with np.errstate(over="raise"):
-        np.testing.assert_allclose(m.inverse([-1e4, -np.log(84.0), -np.log(100.0)]), [10.0, 10.0, 10.0])
-        np.testing.assert_allclose(m.inverse_std([-1e4], [1.0]), [84.0])
-    assert m.inverse([-np.log(83.0)])[0] == pytest.approx(11.0)  # just above lo: unclipped
+        np.testing.assert_allclose(m.inverse([-1e4, -np.log(444.0), -np.log(500.0)]), [-350.0, -350.0, -350.0])
+        np.testing.assert_allclose(m.inverse_std([-1e4], [1.0]), [444.0])
+    assert m.inverse([-np.log(443.0)])[0] == pytest.approx(-349.0)  # just above lo: unclipped
     r = TargetMap.fit(y, "rank")
     np.testing.assert_allclose(r.forward(y), [1 / 3, 2 / 3, 1.0])
     np.testing.assert_allclose(r.inverse([1 / 3, 0.5, 1.0, 2.0, 0.0]), [50.0, 60.0, 90.0, 90.0, 50.0])  # clipped at the ends

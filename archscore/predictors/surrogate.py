@@ -81,9 +81,10 @@ class TargetMap:
 
     * ``None``: identity.
     * ``"log_error"``: ``t = -log(c - y)``, inverse ``y = c - exp(-t)`` (never above ``c``,
-      and never below ``lo = min(y) - (max(y) - min(y))``: a model that extrapolates far
+      and never below ``lo = min(y) - 10 (max(y) - min(y))``: a model that extrapolates far
       down on the log scale, e.g. a linear one on proxy features, would otherwise overflow
-      ``exp`` to ``-inf``).
+      ``exp`` to ``-inf``; the bound is far below any sensible prediction, so it only
+      guards against that).
     * ``"rank"``: ``t`` = average rank / n; the inverse interpolates linearly
       between the training pairs (``t``, ``y``) and clips at their ends, so
       it never predicts outside the training targets' range.
@@ -103,7 +104,7 @@ class TargetMap:
         y = np.asarray(y, dtype=float)
         if how == "log_error":
             span = float(np.ptp(y)) or 1.0
-            return cls(how, c=float(np.max(y)) + 0.1 * span, lo=float(np.min(y)) - span)
+            return cls(how, c=float(np.max(y)) + 0.1 * span, lo=float(np.min(y)) - 10.0 * span)
         if how == "rank":
             t = rankdata(y) / len(y)
             order = np.argsort(t, kind="stable")
