@@ -52,7 +52,6 @@ status 1 when a check fails. Published numbers and targets live in
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -69,7 +68,7 @@ from archscore.bench.plots import scatter_plots
 from archscore.bench.proxy_spaces import run_space
 from archscore.bench.proxy_protocols import Scorer, full_rows, run_cost, run_design, run_full, run_hard
 from archscore.bench.proxy_targets import CURVES_CSV, IMAGES_NPZ, NB201_CSV, REF_CSV
-from archscore.bench.report import Report, Table, add_checks, command_line, json_safe, publish, settings_from_args
+from archscore.bench.report import Report, Table, add_checks, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import BENCH_SPACES
 from archscore.benchmarks import load_nb201
 from archscore.data import reference_batch, resolve_data_file
@@ -296,8 +295,4 @@ def run(args: argparse.Namespace) -> int:
                                   spearman={k: v[plot["target"]]["spearman"] for k, v in res["proxies"].items()})
             res["plots"] = {k: str(v) for k, v in paths.items()}
     results["seconds"] = time.perf_counter() - t_start
-    out_json = args.out / "results.json"
-    out_json.write_text(json.dumps(json_safe(results), indent=2))
-    md = publish(build_report(results), args.out)
-    print(f"\nWrote {out_json} and {md} ({results['seconds']:.0f} s)")
-    return 1 if any(not c["passed"] for c in results["checks"]) else 0
+    return publish_results(results, build_report(results), args.out)

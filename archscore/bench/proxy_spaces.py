@@ -34,7 +34,6 @@ Writes ``OUT/results.json`` and ``OUT/results.md``; exits with status 1 when a c
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -46,7 +45,7 @@ import torch
 
 import archscore
 from archscore.bench.proxy_protocols import Scorer, check, correlations
-from archscore.bench.report import Report, Table, add_checks, command_line, json_safe, publish, settings_from_args
+from archscore.bench.report import Report, Table, add_checks, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
 from archscore.data import load_batch, resolve_data_file
@@ -257,8 +256,4 @@ def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options
             results.setdefault("compute", []).append(res)
             results["checks"] += checks
     results["seconds"] = time.perf_counter() - t0
-    out_json = args.out / "results.json"
-    out_json.write_text(json.dumps(json_safe(results), indent=2))
-    md = publish(build_report(results), args.out)
-    print(f"\nWrote {out_json} and {md} ({results['seconds']:.0f} s)")
-    return 1 if any(not c["passed"] for c in results["checks"]) else 0
+    return publish_results(results, build_report(results), args.out)

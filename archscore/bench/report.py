@@ -161,6 +161,17 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def publish_results(results: dict[str, Any], report: Report, folder: Path) -> int:
+    """Write ``folder/results.json`` (:func:`json_safe`) and the report, print both paths; exit status 1 if a check failed."""
+    import json
+
+    out_json = Path(folder) / "results.json"
+    out_json.write_text(json.dumps(json_safe(results), indent=2))
+    md = publish(report, folder)
+    print(f"\nWrote {out_json} and {md} ({results['seconds']:.0f} s)")
+    return 1 if any(not c["passed"] for c in results["checks"]) else 0
+
+
 def add_checks(report: Report, checks: Sequence[Mapping[str, Any]]) -> None:
     """Append the "Checks: N passed, M failed" section (nothing when there are no checks)."""
     if checks:
