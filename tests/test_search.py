@@ -101,8 +101,10 @@ def test_evolution_and_bananas_climb_a_known_objective():
     assert np.all(np.diff(curve) >= 0)
     assert search(space, "local", fe, budget=100, seed=0).best.value == 6
     res = search(space, cheap_bananas(acquisition="ucb"), fe, budget=30, seed=0)
-    assert res.best.value == 6 and res.stats["surrogate_fits"] == 20  # one refit per query after the 10 initial ones
-    assert res.history["acq"].iloc[10:].notna().all() and res.history["acq"].iloc[:10].isna().all()
+    assert res.best.value == 6 and res.stats["surrogate_fits"] == 25  # one refit per query after the 5 initial ones
+    assert res.history["acq"].iloc[5:].notna().all() and res.history["acq"].iloc[:5].isna().all()
+    res = search(space, "bananas", fe, budget=20, seed=0)  # the default surrogate (a GP) climbs it too
+    assert res.best.value == 6 and res.history["pred_std"].iloc[5:].gt(0).all()
 
 
 def test_repeats_are_not_counted_and_exhaustion_stops(caplog):
