@@ -245,6 +245,17 @@ def _shutdown(pool: list[_Worker]) -> None:
         w.kill()
 
 
+# distributed's nanny starts every worker process with MALLOC_TRIM_THRESHOLD_=65536 (its
+# ``distributed.nanny.pre-spawn-environ``, to hand freed memory back to the OS). Setting any
+# trim threshold also switches off glibc's dynamic mmap threshold, so every buffer over
+# 128 KiB (most activations and gradients of a network) is a fresh mmap, zero-filled page by
+# page, and unmapped when freed: 5.7x the page faults and twice the time per NB201 cell of a
+# local worker process. ``None`` leaves the variable out of the worker's environment, as for
+# :class:`LocalExecutor`'s workers (which stay flat in memory without it). Workers started
+# outside (``dask worker``) take it from their own configuration: see docs/scaling-store.md.
+_LOCAL_WORKER_CONFIG: dict[str, Any] = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 def _dask_call(task: Any, payload: Any, timeout: float | None) -> tuple[Any, str | None, float]:
     """Run on a Dask worker: per-worker ``setup()`` once, then the item; errors come back as text."""
     if getattr(task, "setup", None) is not None and not getattr(task, "_archscore_ready", False):
@@ -333,7 +344,8 @@ class DaskExecutor:
             cluster.close()
 
     def _config(self) -> dict[str, Any]:
-        return {"distributed.scheduler.allowed-failures": self.max_retries, "distributed.worker.daemon": False}
+        return {"distributed.scheduler.allowed-failures": self.max_retries, "distributed.worker.daemon": False,
+                **_LOCAL_WORKER_CONFIG}
 
     def run(self, task: Any, items: Iterable[tuple[Hashable, Any]]) -> Iterator[Outcome]:
         import dask
