@@ -288,3 +288,23 @@ def test_missing_xgboost_says_how_to_install_it(monkeypatch, toy_data):
         create_estimator("surrogate", n_estimators=5, small_n=5).fit(archs[:10], y[:10])
     # the small-data surrogate (random forest + ridge) needs no XGBoost
     assert create_estimator("surrogate", n_estimators=5).fit(archs[:10], y[:10]).mode_ == "rf+ridge"
+
+
+def test_split_indices_keep_duplicate_networks_on_one_side():
+    from archscore.bench.predictors import split_indices
+
+    plain_train, plain_test = split_indices(10, 4, 3, seed=5)
+    perm = np.random.default_rng(5).permutation(10)
+    assert plain_test.tolist() == perm[:4].tolist() and plain_train.tolist() == perm[4:7].tolist()
+    groups = ["a", "a", "b", "c", "c", "c", "d", "e", "e", "f"]
+    for seed in range(20):
+        train, test = split_indices(10, 100, 4, seed, groups)
+        assert len(train) >= 4 and len(set(train) | set(test)) == len(train) + len(test)
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+        assert {groups[i] for i in train} | {groups[i] for i in test} == set(groups)  # nothing else left out
+        assert all(groups[i] == groups[train[-1]] for i in train[4:])  # only the last group's rest overshoots
+    assert split_indices(10, 2, 4, 0, groups)[1].size <= 2
+    with pytest.raises(ValueError, match="no architecture left to test"):
+        split_indices(10, 100, 10, 0, groups)
+    with pytest.raises(ValueError, match="3 labels for 10"):
+        split_indices(10, 5, 3, 0, ["a", "b", "c"])

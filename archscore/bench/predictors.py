@@ -155,11 +155,40 @@ def _parse_specs(text: str) -> list[tuple[str, str | None, int | None]]:
     return specs
 
 
+def split_indices(n_pool: int, test_size: int, max_train: int, seed: int, groups: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_pool, test)`` row indices of one split; training sets are prefixes of ``train_pool``.
+
+    Without ``groups``: one permutation, its first ``test_size`` rows test, the next ``max_train`` the
+    training pool. With ``groups`` (one label per row, e.g. the isomorphism key
+    :attr:`~archscore.arch.Arch.key`): the groups in random order fill the training pool until it
+    holds ``max_train`` rows (the last group whole), and only the remaining groups are tested, at
+    most ``test_size`` rows; so no network is both trained on and tested.
+    """
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        perm = rng.permutation(n_pool)
+        return perm[test_size: test_size + max_train], perm[:test_size]
+    codes = pd.factorize(pd.Series(list(groups), dtype=object))[0]
+    if len(codes) != n_pool:
+        raise ValueError(f"groups has {len(codes)} labels for {n_pool} architectures")
+    rows = np.concatenate([np.flatnonzero(codes == g) for g in rng.permutation(codes.max() + 1)])
+    ordered = codes[rows]
+    ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True]) + 1  # rows taken at the end of each group
+    k = int(np.searchsorted(ends, max_train))  # the first group whose end reaches max_train
+    cut = int(ends[k]) if k < len(ends) else len(rows)
+    test = rows[cut:][:test_size]
+    if len(test) == 0:
+        raise ValueError(f"no architecture left to test after a training pool of {max_train} (groups of duplicates are kept whole)")
+    return rows[:cut], test
+
+
 def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int], splits: int,
-                 seed_offset: int = 0, test_size: int = 1000, scores: Any = None, progress: bool = True, task: str = "") -> pd.DataFrame:
+                 seed_offset: int = 0, test_size: int = 1000, scores: Any = None, progress: bool = True, task: str = "",
+                 groups: Any = None) -> pd.DataFrame:
     """Run the split protocol; one row per (split, size, predictor, encoding).
 
-    ``specs`` holds ``(predictor, encoding or None)`` or ``(predictor, encoding, max_n)`` tuples.
+    ``specs`` holds ``(predictor, encoding or None)`` or ``(predictor, encoding, max_n)`` tuples;
+    ``groups`` keeps rows with one label on one side of every split (:func:`split_indices`).
     """
     n_pool = len(archs)
     if n_pool < test_size + max(sizes):
@@ -169,11 +198,10 @@ def run_protocol(archs: list, y: np.ndarray, specs: list[tuple], sizes: list[int
     specs = [tuple(sp) + (None,) * (3 - len(sp)) for sp in specs]
     bar = tqdm(total=splits * sum(1 for n in sizes for sp in specs if sp[2] is None or n <= sp[2]), desc=task or "bench", disable=not progress)
     for s in range(seed_offset, seed_offset + splits):
-        perm = np.random.default_rng(s).permutation(n_pool)
-        test = perm[:test_size]
+        train_pool, test = split_indices(n_pool, test_size, max(sizes), s, groups)
         test_archs, y_test = [archs[i] for i in test], y[test]
         for n in sizes:
-            train = perm[test_size : test_size + n]
+            train = train_pool[:n]
             train_archs, y_train = [archs[i] for i in train], y[train]
             for name, enc, max_n in specs:
                 if max_n is not None and n > max_n:
@@ -339,7 +367,12 @@ def run(args: argparse.Namespace) -> int:
         test_size = args.test_size if args.test_size is not None else (1000 if nb201 else len(archs) - max(sizes))
         if test_size < 1:
             raise ValueError(f"task {task!r} has {len(archs)} architectures: none left to test after {max(sizes)} training ones")
-        res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, test_size, scores, progress, task)
+        keys = [a.key for a in archs]
+        groups = keys if len(set(keys)) < len(keys) else None  # isomorphic duplicates stay on one side of each split
+        if groups is not None:
+            logger.info("%s: %d records are %d distinct networks; splits keep each network's records together",
+                        task, len(keys), len(set(keys)))
+        res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, test_size, scores, progress, task, groups)
         frames.append(res)
         logger.info("%s: %d architectures in the pool, %.0f s", task, len(archs), time.perf_counter() - t0)
         if out is not None:
