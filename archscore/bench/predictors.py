@@ -360,6 +360,7 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     frames = []
     pools = {}
+    grouped = {}
     t_start = time.perf_counter()
     for task, archs, y, scores in (_nb201_tasks(args) if nb201 else _suite_zero_tasks(args)):
         t0 = time.perf_counter()
@@ -370,6 +371,7 @@ def run(args: argparse.Namespace) -> int:
         keys = [a.key for a in archs]
         groups = keys if len(set(keys)) < len(keys) else None  # isomorphic duplicates stay on one side of each split
         if groups is not None:
+            grouped[task] = len(set(keys))
             logger.info("%s: %d records are %d distinct networks; splits keep each network's records together",
                         task, len(keys), len(set(keys)))
         res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, test_size, scores, progress, task, groups)
@@ -379,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
             pd.concat(frames).to_csv(out / "results.csv", index=False)
     results = pd.concat(frames, ignore_index=True)
     summary = summarize(results)
-    settings = settings_from_args(args, pool_sizes=pools, wall_s=round(time.perf_counter() - t_start))
+    settings = settings_from_args(args, pool_sizes=pools, **({"split_by_network": grouped} if grouped else {}), wall_s=round(time.perf_counter() - t_start))
     title = "archscore bench predictors" + ("" if nb201 else f" --space {args.space}")
     md = publish(build_report(summary, command_line(args, "archscore bench predictors"), settings, title=title,
                               zc_size=None if nb201 else ZC_SIZE), out)
