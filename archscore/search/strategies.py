@@ -205,7 +205,7 @@ def default_surrogate(seed: int = 0) -> Estimator:
     """BANANAS's default surrogate: a Gaussian process on ``graph_features``.
 
     ``gp`` (Matern 5/2 on the standardised GRAF-style graph features, kernel
-    hyperparameters by marginal likelihood) gives a calibrated predictive
+    hyperparameters by marginal likelihood) gives a predictive
     std from the first few labels, which the acquisition function needs.
     Deviation from the paper: BANANAS's own surrogate is an ensemble of
     five MLPs on the path encoding (``surrogate="mlp_ensemble"``); the GP
