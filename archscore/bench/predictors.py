@@ -171,9 +171,10 @@ def split_indices(n_pool: int, test_size: int, max_train: int, seed: int, groups
     codes = pd.factorize(pd.Series(list(groups), dtype=object))[0]
     if len(codes) != n_pool:
         raise ValueError(f"groups has {len(codes)} labels for {n_pool} architectures")
-    rows = np.concatenate([np.flatnonzero(codes == g) for g in rng.permutation(codes.max() + 1)])
-    ordered = codes[rows]
-    ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True]) + 1  # rows taken at the end of each group
+    rank = np.empty(codes.max() + 1, dtype=int)
+    rank[rng.permutation(len(rank))] = np.arange(len(rank))
+    rows = np.argsort(rank[codes], kind="stable")  # the groups in random order, each group's rows in file order
+    ends = np.cumsum(np.bincount(rank[codes]))  # rows taken up to the end of each group, in that order
     k = int(np.searchsorted(ends, max_train))  # the first group whose end reaches max_train
     cut = int(ends[k]) if k < len(ends) else len(rows)
     test = rows[cut:][:test_size]
@@ -369,11 +370,12 @@ def run(args: argparse.Namespace) -> int:
         if test_size < 1:
             raise ValueError(f"task {task!r} has {len(archs)} architectures: none left to test after {max(sizes)} training ones")
         keys = [a.key for a in archs]
-        groups = keys if len(set(keys)) < len(keys) else None  # isomorphic duplicates stay on one side of each split
+        n_networks = len(set(keys))
+        groups = keys if n_networks < len(keys) else None  # isomorphic duplicates stay on one side of each split
         if groups is not None:
-            grouped[task] = len(set(keys))
+            grouped[task] = n_networks
             logger.info("%s: %d records are %d distinct networks; splits keep each network's records together",
-                        task, len(keys), len(set(keys)))
+                        task, len(keys), n_networks)
         res = run_protocol(archs, y, specs, sizes, args.splits, args.seed_offset, test_size, scores, progress, task, groups)
         frames.append(res)
         logger.info("%s: %d architectures in the pool, %.0f s", task, len(archs), time.perf_counter() - t0)
