@@ -37,10 +37,13 @@ def test_new_options_defaults():
 
 def _spos_rows(spos_5min: float, combo_5min: float) -> dict:
     rows = [{"method": "params", "minutes": None, "kendall": 0.0, "spearman": 0.6},
-            {"method": "params+ref proxies (log-rank avg)", "minutes": None, "kendall": 0.0, "spearman": 0.8}]
+            {"method": "params+ref proxies (log-rank avg)", "minutes": None, "kendall": 0.0, "spearman": 0.8},
+            {"method": "zc:ensemble (meco, jacov, synflow, flops)", "minutes": None, "kendall": 0.0, "spearman": 0.8}]
     for minutes, sp, combo in ((2.0, 0.9, 0.9), (5.0, spos_5min, combo_5min)):
-        rows += [{"method": "spos (-loss)", "minutes": minutes, "kendall": 0.0, "spearman": sp},
-                 {"method": "spos(-loss)+params+ref proxies", "minutes": minutes, "kendall": 0.0, "spearman": combo}]
+        rows += [{"method": "spos (accuracy)", "minutes": minutes, "kendall": 0.0, "spearman": sp},
+                 {"method": "spos (-loss)", "minutes": minutes, "kendall": 0.0, "spearman": 0.99},
+                 {"method": "spos(-loss)+zc:ensemble proxies", "minutes": minutes, "kendall": 0.0, "spearman": 0.99},
+                 {"method": "spos(accuracy)+zc:ensemble proxies", "minutes": minutes, "kendall": 0.0, "spearman": combo}]
     return {"n_cells": 200, "rows": rows, "runs": [{"minutes": 2.0}, {"minutes": 5.0}]}
 
 
@@ -50,9 +53,24 @@ def test_checks_use_the_largest_budget_and_the_worst_seed_of_each_fix():
     checks = bench._checks(_spos_rows(0.5, 0.85), darts)
     got = {c["check"]: (c["value"], c["threshold"], c["passed"]) for c in checks}
     assert got == {
-        "SPOS (-loss) Spearman > params' (5 min)": (0.5, 0.6, False),  # 2 min beat params, but the largest budget decides
-        "SPOS+params+ref proxies Spearman > params+ref proxies' (5 min)": (0.85, 0.8, True),
+        "SPOS (accuracy) Spearman > params' (5 min)": (0.5, 0.6, False),  # 2 min beat params, but the largest budget decides
+        "SPOS+zc:ensemble proxies Spearman > zc:ensemble's (5 min)": (0.85, 0.8, True),
         "DARTS with darts-: no found cell made only of skip connections (max skips over seeds)": (6.0, 6.0, False),
         "DARTS with drnas: no found cell made only of skip connections (max skips over seeds)": (1.0, 6.0, True),
     }  # plain DARTS is reported, never checked
     assert bench._checks(None, None) == []
+
+
+def test_jobs_below_one_is_an_error(tmp_path):
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--data", str(tmp_path), "--out", str(tmp_path / "out"), "--jobs", "0"])
+    assert bench.run(args) == 2
+
+
+def test_darts_runs_cover_every_seed_and_fix_in_order():
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--darts-seeds", "3", "1", "--darts-fixes", "drnas"])
+    assert bench._darts_runs(args) == [(3, None), (3, "drnas"), (1, None), (1, "drnas")]
+    assert bench._darts_runs(p.parse_args(["--darts-seeds"])) == []
