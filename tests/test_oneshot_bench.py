@@ -74,3 +74,36 @@ def test_darts_runs_cover_every_seed_and_fix_in_order():
     args = p.parse_args(["--darts-seeds", "3", "1", "--darts-fixes", "drnas"])
     assert bench._darts_runs(args) == [(3, None), (3, "drnas"), (1, None), (1, "drnas")]
     assert bench._darts_runs(p.parse_args(["--darts-seeds"])) == []
+
+
+def test_jobs_run_in_worker_processes_and_come_back_in_the_runs_order(monkeypatch, tmp_path):
+    import os
+
+    # Fakes stand in for the training, the proxies and DARTS; the executor forks, so the workers see them.
+    monkeypatch.setattr(bench, "_train_spos_job", lambda args, images, minutes: os.getpid())
+    monkeypatch.setattr(bench, "_ref_cells", lambda args, data_dir: (None, ["a", "b"]))
+    monkeypatch.setattr(bench, "_zc_scores", lambda archs, images: {"meco": np.arange(len(archs)), "pid": os.getpid()})
+    monkeypatch.setattr(bench, "_darts_job", lambda args, data_dir, images, seed, fix: {"seed": seed, "fix": fix or "none"})
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--jobs", "2", "--minutes", "1", "2", "--darts-seeds", "0", "1", "--darts-fixes", "drnas"])
+    zc, darts = bench._run_jobs(args, tmp_path, tmp_path / "images.npz", spos_wanted=True)
+    assert [(r["seed"], r["fix"]) for r in darts] == [(0, "none"), (0, "drnas"), (1, "none"), (1, "drnas")]
+    np.testing.assert_array_equal(zc["meco"], [0, 1])
+    assert zc["pid"] != os.getpid()  # computed in a worker process
+    zc, darts = bench._run_jobs(args, tmp_path, tmp_path / "images.npz", spos_wanted=False)
+    assert zc is None and len(darts) == 4
+
+
+def test_a_failed_job_stops_the_benchmark_with_its_error(monkeypatch, tmp_path):
+    import pytest
+
+    def boom(args, data_dir, images, seed, fix):
+        raise ValueError("no such image file")
+
+    monkeypatch.setattr(bench, "_darts_job", boom)
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--jobs", "2", "--darts-seeds", "0", "--darts-fixes"])
+    with pytest.raises(RuntimeError, match=r"job \('darts', 0, None\) failed: ValueError: no such image file"):
+        bench._run_jobs(args, tmp_path, tmp_path / "images.npz", spos_wanted=False)

@@ -131,10 +131,9 @@ def _baselines(args, data_dir: Path, images: Path, zc: dict[str, np.ndarray] | N
     from archscore.data import reference_batch
     from archscore.proxies import proxy_info
 
-    ref = load_nb201(data_dir / "nb201" / REF_CSV)
+    ref, archs = _ref_cells(args, data_dir)
     table = load_nb201(data_dir / "nb201").table
     truth_by_arch = dict(zip(table["arch"], table["valid_acc_200ep"]))
-    archs = ref.archs[: args.n_cells] if args.n_cells else ref.archs
     strings = list(ref.table["arch"])[: len(archs)]
     truth = np.array([truth_by_arch[s] for s in strings])
     baselines: dict[str, np.ndarray] = {}
@@ -355,15 +354,16 @@ class _Job:
         if kind == "spos":
             return _train_spos_job(self.args, self.images, payload[1])
         if kind == "zc":
-            return _zc_scores(_baselines_archs(self.args, self.data_dir), self.images)
+            return _zc_scores(_ref_cells(self.args, self.data_dir)[1], self.images)
         return _darts_job(self.args, self.data_dir, self.images, payload[1], payload[2])
 
 
-def _baselines_archs(args, data_dir: Path):
+def _ref_cells(args, data_dir: Path):
+    """The reference table of the hard-case cells and the cells scored (``--n-cells`` of them)."""
     from archscore.benchmarks import load_nb201
 
     ref = load_nb201(data_dir / "nb201" / REF_CSV)
-    return ref.archs[: args.n_cells] if args.n_cells else ref.archs
+    return ref, ref.archs[: args.n_cells] if args.n_cells else ref.archs
 
 
 def _run_jobs(args, data_dir: Path, images: Path, spos_wanted: bool) -> tuple[dict | None, list[dict]]:
