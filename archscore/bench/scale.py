@@ -52,6 +52,8 @@ from archscore.store import ScoreStore, fingerprint
 #: The classic zero-cost suite (Abdelfattah et al. 2021) plus params.
 CLASSIC = ("grad_norm", "snip", "grasp", "fisher", "jacov", "synflow", "params")
 FULL_NB201 = 15_625
+#: The benchmark's parts, in the order they run.
+PARTS = ("throughput", "resume", "memory")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,6 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space-option", action="append", default=[], metavar="KEY=INT", help="NB201 option, e.g. C=4 N=1 (reduced size)")
     p.add_argument("--rss-models", type=int, default=1000, help="models scored in one process for the memory measurement")
     p.add_argument("--no-dask", action="store_true", help="leave out the Dask executor")
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                   help="parts to run (default all; resume compares against the 1-worker store, so it needs throughput)")
     p.add_argument("--out", type=Path, default=None, help="folder for results.md")
 
 
@@ -140,20 +144,32 @@ def _kill_and_resume(args: argparse.Namespace, cells: list[str], proxies: list[s
     return {"kept": kept, "rerun_s": rerun_s, "rc": done.returncode, "find_s": find_s, "same": same}
 
 
-def _memory(task: Any, cells: list[str], proxies: list[str], n: int) -> dict[str, float]:
+def _memory(task: Any, cells: list[str], proxies: list[str], n: int) -> dict[str, Any]:
+    """RSS of this process while it scores ``n`` models one after the other (after 10 warm-up models).
+
+    The trace (RSS every ``n / 10`` models) separates a warm-up rise of the
+    allocator's caches from a steady leak: ``late_per_model`` is the slope over
+    the second half.
+    """
     task.setup()
     warm = 10
     for c in cells[:warm]:
         task((c, proxies))
     gc.collect()
     before = _rss_mb()
+    every = max(1, n // 10)
+    trace = [(0, before)]
     t0 = time.perf_counter()
     for i in range(n):
         task((cells[i % len(cells)], proxies))
-    gc.collect()
-    after = _rss_mb()
+        if (i + 1) % every == 0 or i + 1 == n:
+            gc.collect()
+            trace.append((i + 1, _rss_mb()))
+    after = trace[-1][1]
+    mid = min(trace, key=lambda t: abs(t[0] - n / 2))
+    late = (after - mid[1]) / (n - mid[0]) if n > mid[0] else float("nan")
     return {"n": n, "before": before, "after": after, "growth": after - before, "per_model": (after - before) / n,
-            "seconds": time.perf_counter() - t0}
+            "late_per_model": late, "trace": trace, "seconds": time.perf_counter() - t0}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,29 +180,67 @@ def run(args: argparse.Namespace) -> int:
     options = parse_space_options(args.space_option)
     if args.n < 4 or args.rss_models < 1:
         raise ValueError("--n must be >= 4 and --rss-models >= 1")
+    parts = set(args.parts)
+    if "resume" in parts and "throughput" not in parts:
+        raise ValueError("--parts resume compares the resumed store with the 1-worker throughput run: add throughput")
     table = resolve_data_file(args.data, NB201_TABLE, "NB201 table")
     space = get_space("nb201", **options)
     cells = [space.to_string(a) for a in sample_benchmark_cells(load_nb201(table).archs, args.n, args.seed, False)]
     inputs, targets, desc = load_batch(resolve_image_source(args.data), args.batch_size, 0)
     task = ScoreTask("nb201", options, inputs, targets, proxy_seed=42, init_seed=42, device=None, threads=1)
     settings = _settings(args, inputs, targets, options)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    results = []
-    with tempfile.TemporaryDirectory(prefix="archscore-scale-") as tmp:
-        folder = Path(tmp)
-        configs = [("local 1 worker", LocalExecutor(1)), ("local 2 workers", LocalExecutor(2))]
-        if not args.no_dask:
-            configs.append(("Dask 2 workers", DaskExecutor(local_workers=2)))
-        for name, ex in configs:
-            results.append(_throughput(name, ex, task, cells, proxies, settings, folder))
-        reference = results[0]["frame"]
-        agree = all(r["frame"].equals(reference) for r in results)
-        resume = _kill_and_resume(args, cells, proxies, folder, reference)
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    mem = _memory(task, cells, proxies, args.rss_models)
-
     report = Report("archscore bench scale: executors, score store, resume, memory", command_line(args, "archscore bench scale"),
                     settings_from_args(args, proxies=proxies, batch=desc))
+    checks: list[dict[str, Any]] = []
+    agree, resume = True, None
+    if "throughput" in parts:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        results = []
+        with tempfile.TemporaryDirectory(prefix="archscore-scale-") as tmp:
+            folder = Path(tmp)
+            configs = [("local 1 worker", LocalExecutor(1)), ("local 2 workers", LocalExecutor(2))]
+            if not args.no_dask:
+                configs.append(("Dask 2 workers", DaskExecutor(local_workers=2)))
+            for name, ex in configs:
+                results.append(_throughput(name, ex, task, cells, proxies, settings, folder))
+            reference = results[0]["frame"]
+            agree = all(r["frame"].equals(reference) for r in results)
+            if "resume" in parts:
+                resume = _kill_and_resume(args, cells, proxies, folder, reference)
+        load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        _throughput_sections(report, results, load, load_after, agree)
+        base = results[0]["rate"]
+        checks.append({"check": "2 local workers / 1", "value": results[1]["rate"] / base, "direction": ">=", "threshold": 1.7})
+        if not args.no_dask:
+            checks.append({"check": "Dask 2 workers / 1", "value": results[2]["rate"] / base, "direction": ">=", "threshold": 1.5})
+        checks.append({"check": "store overhead (1 worker)", "value": results[0]["write_s"] / results[0]["total_s"],
+                       "direction": "<=", "threshold": 0.02})
+    if resume is not None:
+        report.section("Resume after SIGKILL at 50 %",
+                       f"{resume['kept']} of {len(cells)} architectures survived the kill; rerun of the same command: "
+                       f"{resume['rerun_s']:.1f} s (rc {resume['rc']}), of which opening the store and finding the "
+                       f"{len(cells) - resume['kept']} missing took {1000 * resume['find_s']:.1f} ms",
+                       f"resumed store equals the uninterrupted run: {resume['same']}")
+    if "memory" in parts:
+        mem = _memory(task, cells, proxies, args.rss_models)
+        trace = Table(["models scored", "RSS MB"])
+        for k, v in mem["trace"]:
+            trace.add(k, f"{v:.1f}")
+        report.section(f"Memory: RSS over {mem['n']} models in one process",
+                       f"RSS {mem['before']:.1f} MB -> {mem['after']:.1f} MB: growth {mem['growth']:+.1f} MB, "
+                       f"{1000 * mem['per_model']:+.1f} kB per model ({mem['seconds']:.0f} s); over the second half "
+                       f"{1000 * mem['late_per_model']:+.1f} kB per model", table=trace)
+        checks.append({"check": "RSS growth per 1,000 models (MB)", "value": mem["per_model"] * 1000, "direction": "<=",
+                       "threshold": 100.0})
+    for c in checks:
+        c["passed"] = bool(c["value"] <= c["threshold"] if c["direction"] == "<=" else c["value"] >= c["threshold"])
+    report.section("Checks", table=check_lines(checks))
+    publish(report, args.out)
+    return 0 if all(c["passed"] for c in checks) and agree and (resume is None or resume["same"]) else 1
+
+
+def _throughput_sections(report: Report, results: list[dict], load: float, load_after: float, agree: bool) -> None:
+    """The throughput table and the projection to the full NB201 space from the 1-worker rate."""
     base = results[0]["rate"]
     t = Table(["executor", "archs", "failed", "start-up s", "archs/s", "speed-up", "store writes s", "store overhead %"])
     for r in results:
@@ -199,14 +253,6 @@ def run(args: argparse.Namespace) -> int:
                    f"every executor stored identical scores: {agree}", table=t)
     per_write = results[0]["write_s"] / max(results[0]["written"], 1)
     per_cell = 1 / base if base == base and base > 0 else float("nan")
-    report.section("Resume after SIGKILL at 50 %",
-                   f"{resume['kept']} of {len(cells)} architectures survived the kill; rerun of the same command: "
-                   f"{resume['rerun_s']:.1f} s (rc {resume['rc']}), of which opening the store and finding the "
-                   f"{len(cells) - resume['kept']} missing took {1000 * resume['find_s']:.1f} ms",
-                   f"resumed store equals the uninterrupted run: {resume['same']}")
-    report.section(f"Memory: RSS over {mem['n']} models in one process",
-                   f"RSS {mem['before']:.1f} MB -> {mem['after']:.1f} MB: growth {mem['growth']:+.1f} MB, "
-                   f"{1000 * mem['per_model']:+.1f} kB per model ({mem['seconds']:.0f} s)")
     proj = Table(["machines (x2 cores)", "hours for 15,625 cells", "writer busy %"])
     for m in (1, 2, 4, 8, 32):
         rate = 2 * m * per_cell ** -1 if per_cell == per_cell else float("nan")
@@ -216,15 +262,3 @@ def run(args: argparse.Namespace) -> int:
                    f"the single writer saturates at ~{1 / per_write:.0f} archs/s, i.e. about "
                    f"{1 / per_write * per_cell:.0f} workers of this per-cell cost" if per_write > 0 else "no writes measured",
                    table=proj)
-    checks = [
-        {"check": "2 local workers / 1", "value": results[1]["rate"] / base, "direction": ">=", "threshold": 1.7},
-        {"check": "store overhead (1 worker)", "value": results[0]["write_s"] / results[0]["total_s"], "direction": "<=", "threshold": 0.02},
-        {"check": "RSS growth per 1,000 models (MB)", "value": mem["per_model"] * 1000, "direction": "<=", "threshold": 100.0},
-    ]
-    if not args.no_dask:
-        checks.insert(1, {"check": "Dask 2 workers / 1", "value": results[2]["rate"] / base, "direction": ">=", "threshold": 1.5})
-    for c in checks:
-        c["passed"] = bool(c["value"] <= c["threshold"] if c["direction"] == "<=" else c["value"] >= c["threshold"])
-    report.section("Checks", table=check_lines(checks))
-    publish(report, args.out)
-    return 0 if all(c["passed"] for c in checks) and agree and resume["same"] else 1
