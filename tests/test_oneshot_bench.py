@@ -107,3 +107,20 @@ def test_a_failed_job_stops_the_benchmark_with_its_error(monkeypatch, tmp_path):
     args = p.parse_args(["--jobs", "2", "--darts-seeds", "0", "--darts-fixes"])
     with pytest.raises(RuntimeError, match=r"job \('darts', 0, None\) failed: ValueError: no such image file"):
         bench._run_jobs(args, tmp_path, tmp_path / "images.npz", spos_wanted=False)
+
+
+def test_a_finished_darts_run_is_reused_and_other_settings_are_not(monkeypatch, tmp_path):
+    import json
+
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--out", str(tmp_path), "--darts-epochs", "7"])
+    images = tmp_path / "train5k.npz"
+    _, path = bench._darts_settings(args, images, 0, "drnas")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"seed": 0, "fix": "drnas", "cell": "kept"}))
+    assert bench._darts_job(args, tmp_path, images, 0, "drnas")["cell"] == "kept"  # no training: the data folder is empty
+    # another seed, fix or setting has its own file
+    others = {bench._darts_settings(args, images, 1, "drnas")[1], bench._darts_settings(args, images, 0, None)[1],
+              bench._darts_settings(p.parse_args(["--out", str(tmp_path), "--darts-epochs", "8"]), images, 0, "drnas")[1]}
+    assert path not in others and len(others) == 3

@@ -22,6 +22,7 @@ connections).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -187,6 +188,19 @@ def _nb201_table(data_dir: Path):
     return load_nb201(data_dir / "nb201").table
 
 
+def _darts_settings(args, images: Path, seed: int, fix: str | None) -> tuple[dict, Path]:
+    """The ``darts`` strategy's parameters for one run, and the file its finished result is kept in.
+
+    A finished run is kept in ``OUT/darts/`` under a digest of its settings, so
+    a rerun (e.g. with one more fix) does not repeat it.
+    """
+    params = dict(data_path=str(images), space_options={"C": args.darts_C or args.C, "N": args.darts_N or args.N}, limit=args.limit,
+                  resolution=args.resolution, epochs=args.darts_epochs, steps_per_epoch=args.darts_steps_per_epoch,
+                  order=args.darts_order, fix=fix, batch_size=args.batch_size, device=args.device, num_threads=args.threads)
+    key = hashlib.sha1(json.dumps({"seed": seed, **params}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return params, Path(args.out) / "darts" / f"seed{seed}_{fix or 'none'}_{key}.json"
+
+
 def _darts_job(args, data_dir: Path, images: Path, seed: int, fix: str | None) -> dict:
     """One DARTS search (one seed, one fix) against the NB201 table; runs in a worker process with ``--jobs``."""
     import torch
@@ -194,14 +208,15 @@ def _darts_job(args, data_dir: Path, images: Path, seed: int, fix: str | None) -
     from archscore.search import TabularEvaluator, search
     from archscore.spaces import get_space
 
+    params, saved = _darts_settings(args, images, seed, fix)
+    if saved.is_file():
+        logger.info("DARTS seed %d fix %s: reusing %s", seed, fix, saved)
+        return json.loads(saved.read_text())
     torch.set_num_threads(int(args.threads))
     table = _nb201_table(data_dir)
     test_by_arch = dict(zip(table["arch"], table["test_acc_200ep"]))
     ev = TabularEvaluator(table, target="valid_acc_200ep", report="test_acc_200ep", space="nb201")
     space = get_space("nb201")
-    params = dict(data_path=str(images), space_options={"C": args.darts_C or args.C, "N": args.darts_N or args.N}, limit=args.limit,
-                  resolution=args.resolution, epochs=args.darts_epochs, steps_per_epoch=args.darts_steps_per_epoch,
-                  order=args.darts_order, fix=fix, batch_size=args.batch_size, device=args.device, num_threads=args.threads)
     res = search("nb201", "darts", ev, budget=args.darts_epochs, seed=seed, strategy_params=params, progress=False)
     st = res.stats
     cell = st["darts_arch"]
@@ -213,6 +228,10 @@ def _darts_job(args, data_dir: Path, images: Path, seed: int, fix: str | None) -
            "seconds": st["darts_seconds"], "oracle_test_acc": float(res.best.report) if res.best else float("nan"),
            "test_acc_per_epoch": [float(test_by_arch[t["arch"]]) for t in trace]}
     logger.info("DARTS seed %d fix %s: %s", seed, fix, out)
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    tmp = saved.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, default=str))
+    os.replace(tmp, saved)  # atomic: a killed run leaves no half-written result
     return out
 
 
