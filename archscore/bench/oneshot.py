@@ -13,7 +13,7 @@ returns with its ``test_acc_200ep`` and the skip count per epoch. ENAS-style:
 random search with the same supernet and queries.
 
 Writes ``OUT/results.md`` (through :mod:`archscore.bench.report`),
-``OUT/results.json`` and ``OUT/rank_vs_minutes.png``. Exits with status 1
+``OUT/results.json`` and ``OUT/oneshot-rank-vs-minutes.png`` (the plot the page shows). Exits with status 1
 when a check fails (SPOS above ``params`` and the SPOS+proxies combination
 above the proxies' at the largest budget; no cell of a fix made only of skip
 connections).
@@ -37,6 +37,8 @@ from archscore.bench.report import Report, Table, check_lines, command_line, pub
 logger = logging.getLogger(__name__)
 
 REF_CSV = "nb201_cifar10_ref_zc_200connected.csv"
+#: The plot of rank correlation vs training minutes, next to results.md (copy both to docs/results/).
+PLOT = "oneshot-rank-vs-minutes.png"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -338,7 +340,7 @@ def _report(args, spos: dict | None, darts: dict | None, enas: dict | None, chec
         for r in spos["runs"]:
             t.add(f"{r['minutes']:g}", r["steps"], f"{r['epochs']:.1f}", f"{r['train_seconds']:.0f}", f"{r['final_loss']:.3f}",
                   f"{r['mean_supernet_acc']:.1f}", f"{r['eval_seconds']:.1f}", f"{r['ms_per_candidate']:.0f}")
-        report.section("SPOS training", "rank_vs_minutes.png: Spearman against training minutes.", table=t)
+        report.section("SPOS training", f"![Spearman against training minutes]({PLOT})", table=t)
     if darts:
         t = Table(["seed", "fix", "found cell", "test_acc_200ep", "skips per epoch", "queries", "stopped", "oracle test acc", "seconds"], left=3)
         for r in darts["runs"]:
@@ -438,7 +440,7 @@ def run(args: argparse.Namespace) -> int:
         darts_runs = [_darts_job(args, data_dir, images, seed, fix) for seed, fix in _darts_runs(args)]
     darts = _darts_summary(args, darts_runs) if darts_runs else None
     if spos:
-        _plot(spos, args.out / "rank_vs_minutes.png")
+        _plot(spos, args.out / PLOT)
     checks = _checks(spos, darts)
     (args.out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items() if k != "func"},
                                                         "spos": spos, "darts": darts, "enas": enas, "checks": checks},
