@@ -13,10 +13,10 @@ returns with its ``test_acc_200ep`` and the skip count per epoch. ENAS-style:
 random search with the same supernet and queries.
 
 Writes ``OUT/results.md`` (through :mod:`archscore.bench.report`),
-``OUT/results.json`` and ``OUT/oneshot-rank-vs-minutes.png`` (the plot the page shows). Exits with status 1
-when a check fails (SPOS above ``params`` and the SPOS+proxies combination
-above the proxies' at the largest budget; no cell of a fix made only of skip
-connections).
+``OUT/results.json`` and ``OUT/oneshot-rank-vs-minutes.png`` (the plot the
+page shows). Exits with status 1 when a check fails (at the largest budget:
+SPOS above ``params``, and SPOS combined with ``zc:ensemble``'s proxies above
+``zc:ensemble``; no cell of a fix made only of skip connections).
 """
 
 from __future__ import annotations
