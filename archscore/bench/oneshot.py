@@ -130,12 +130,11 @@ def _zc_scores(archs, images: Path) -> dict[str, np.ndarray]:
 def _baselines(args, data_dir: Path, images: Path, zc: dict[str, np.ndarray] | None = None) -> dict:
     """The 200 cells, their targets and the label-free baselines SPOS is compared with."""
     from archscore.base import create_estimator
-    from archscore.benchmarks import load_nb201
     from archscore.data import reference_batch
     from archscore.proxies import proxy_info
 
     ref, archs = _ref_cells(args, data_dir)
-    table = load_nb201(data_dir / "nb201").table
+    table = _nb201_table(data_dir)
     truth_by_arch = dict(zip(table["arch"], table["valid_acc_200ep"]))
     strings = list(ref.table["arch"])[: len(archs)]
     truth = np.array([truth_by_arch[s] for s in strings])
