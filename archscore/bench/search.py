@@ -16,7 +16,11 @@ proxy seconds for pool variants).
 Pool variants (``NAME+pool``) warm-start ``NAME`` from a pool ranked by
 ``zc:ensemble``'s log-rank rule over precomputed proxy scores (``--scores``,
 ``archscore score`` CSVs: proxies are never recomputed per seed); each seed
-samples ``--pool-size`` of the scored cells (all of them by default).
+samples ``--pool-size`` of the scored cells (all of them by default). With
+``--live-scores``, cells outside the score files that a strategy ranks by the
+pool's estimator (local search orders its neighbours so) are scored live on
+``archscore score``'s reference batch and kept in that store; the page counts
+them per run (``beyond pool``) in the proxy cost.
 
 Runs are appended to ``OUT/runs.jsonl`` and skipped when rerun, so an
 interrupted benchmark resumes. Writes ``OUT/results.md`` (the shared report
@@ -60,6 +64,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool-size", type=int, default=None, help="pool cells sampled per seed from the scored cells (default all)")
     p.add_argument("--pool-proxies", default=None, help="score columns aggregated for the pool (default: zc:ensemble's proxies present in the file)")
     p.add_argument("--proxy-seconds", type=float, default=None, help="measured proxy seconds per pool cell, for the cost column")
+    p.add_argument("--live-scores", type=Path, default=None,
+                   help="score store (SQLite) for cells outside --scores that a NAME+pool strategy has ranked (local search's "
+                        "neighbours): their proxies are computed as `archscore score` does by default (64 CIFAR-10 training "
+                        "images from --data, batch seed 0, init and proxy seed 42) and kept there for every seed; without it "
+                        "such cells rank last")
     p.add_argument("--fidelities", default=None,
                    help="EPOCHS=COLUMN list for multi-fidelity strategies (sh, hyperband); a query at E epochs counts E/max of a query "
                         "(default for nb201: 12=valid_acc_12ep,200=valid_acc_200ep; none for nbgraph)")
@@ -109,6 +118,7 @@ def _parse_map(text: str, cast=int) -> dict[str, Any]:
 
 
 def _pool_estimator(scores, proxies_arg):
+    """The score table, a ``zc:ensemble`` over its proxies (seeded like ``archscore score``'s defaults), the proxies."""
     import archscore
     from archscore.search import load_scores
 
@@ -117,7 +127,7 @@ def _pool_estimator(scores, proxies_arg):
     proxies = [p for p in (proxies_arg.split(",") if proxies_arg else default) if p in table.columns]
     if not proxies:
         raise ValueError(f"the score files hold none of the proxies {proxies_arg or default}; columns: {list(table.columns)}")
-    return table, archscore.create_estimator("zc:ensemble", proxies=tuple(proxies)), proxies
+    return table, archscore.create_estimator("zc:ensemble", proxies=tuple(proxies), seed=42, init_seed=42), proxies
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,12 +150,16 @@ def run(args: argparse.Namespace) -> int:
     optimum = float(table[args.report].max())
     best_row = table.loc[table[args.target].idxmax()]
     best_by_target = float(best_row[args.report])
-    pool_scores = pool_est = pool_note = None
+    pool_scores = pool_est = pool_note = live_data = None
     if any(s.endswith("+pool") for s in strategies):
         if args.scores is None:
             raise ValueError("NAME+pool strategies need --scores (archscore score CSVs of the pool)")
         pool_scores, pool_est, proxies = _pool_estimator(args.scores, args.pool_proxies)
         logger.info("pool: %d scored cells, proxies %s", len(pool_scores), proxies)
+        if args.live_scores is not None:
+            from archscore.data import load_batch, resolve_image_source
+
+            live_data = load_batch(resolve_image_source(args.data), 64, 0)[:2]
         pool_note = (f"Pools: each seed ranks {args.pool_size or len(pool_scores)} architectures drawn from the {len(pool_scores)} "
                      f"scored in `--scores` (proxies {', '.join(proxies)}). Every seed's pool is a uniform sample of the space, but "
                      "pools drawn from one scored set overlap, so the seeds' results are not independent; the scored set "
@@ -170,12 +184,14 @@ def run(args: argparse.Namespace) -> int:
                 for b in run_budgets:
                     if (name, seed, b) in done:
                         continue
-                    pool = Pool(size=args.pool_size, estimator=pool_est) if name.endswith("+pool") else None
+                    pool = Pool(size=args.pool_size, estimator=pool_est, store=args.live_scores) if name.endswith("+pool") else None
                     t0 = time.perf_counter()
-                    res = search(space, base, ev_fid if aware else ev, budget=b, seed=seed, pool=pool, scores=pool_scores, progress=False)
+                    res = search(space, base, ev_fid if aware else ev, budget=b, seed=seed, pool=pool, scores=pool_scores,
+                                 data=live_data, progress=False)
                     rec = {"strategy": name, "seed": seed, "budget": b, "seconds": time.perf_counter() - t0,
                            "surrogate_seconds": res.surrogate_seconds, "surrogate_fits": res.stats.get("surrogate_fits", 0),
                            "pool_cells": len(getattr(pool, "ranked_", [])) if pool is not None else 0,
+                           "pool_beyond_at": res.stats.get("pool_beyond_at", []),
                            "best_report": res.best_so_far("report").tolist(), "spent": res.spent,
                            "n_rows": len(res.history)}
                     fh.write(json.dumps(rec) + "\n")
@@ -240,12 +256,17 @@ def _at_budget(rec: dict, b: int) -> tuple[float, float] | None:
     return curve[b - 1], b
 
 
+def _beyond_at(rec: dict, b: int) -> int:
+    """Cells outside the pool a run had ranked by the pool's estimator before its query number ``b``."""
+    return max((n for done_q, n in rec.get("pool_beyond_at", []) if done_q < b), default=0)
+
+
 def _summarise(done: dict, strategies: list[str], budgets: list[int], optimum: float, proxy_seconds: float | None) -> list[dict]:
     rows = []
     for name in strategies:
         recs = [r for (s, _, _), r in done.items() if s == name]
         for b in budgets:
-            vals, fits, secs = [], [], []
+            vals, fits, secs, beyond = [], [], [], []
             for seed in sorted({r["seed"] for r in recs}):
                 cand = [r for r in recs if r["seed"] == seed and (r["budget"] == b or r["budget"] >= b)]
                 cand.sort(key=lambda r: (r["budget"] != b, r["budget"]))
@@ -256,25 +277,27 @@ def _summarise(done: dict, strategies: list[str], budgets: list[int], optimum: f
                 frac = min(1.0, b / cand[0]["budget"])
                 fits.append(cand[0]["surrogate_seconds"] * frac)
                 secs.append(cand[0]["pool_cells"])
+                beyond.append(_beyond_at(cand[0], b))
             if not vals:
                 continue
             v = np.asarray(vals)
             pool_cells = int(np.mean(secs)) if secs else 0
+            extra = float(np.mean(beyond)) if pool_cells else 0.0
             rows.append({"strategy": name, "budget": b, "runs": len(v), "mean_test": v.mean(), "std_test": v.std(ddof=1) if len(v) > 1 else 0.0,
                          "frac_optimum": float(np.mean(v >= optimum - 1e-9)), "archs_trained": b,
-                         "surrogate_s": float(np.mean(fits)) if fits else 0.0, "pool_cells": pool_cells,
-                         "proxy_s": pool_cells * proxy_seconds if (pool_cells and proxy_seconds) else (np.nan if pool_cells else 0.0)})
+                         "surrogate_s": float(np.mean(fits)) if fits else 0.0, "pool_cells": pool_cells, "beyond_pool": extra,
+                         "proxy_s": (pool_cells + extra) * proxy_seconds if (pool_cells and proxy_seconds) else (np.nan if pool_cells else 0.0)})
     return rows
 
 
 def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool, pool_note: str | None) -> Report:
     report = Report(f"Search on {title}: {args.report} of the best by {args.target} vs queries",
                     command_line(args, "archscore bench search"), settings_from_args(args))
-    tab = Table(["strategy", "budget", "runs", args.report, "optimum", "archs trained", "surrogate s", "pool", "proxy s"])
+    tab = Table(["strategy", "budget", "runs", args.report, "optimum", "archs trained", "surrogate s", "pool", "beyond pool", "proxy s"])
     for r in frame.itertuples():
         proxy = "" if not r.pool_cells else ("n/a" if not np.isfinite(r.proxy_s) else f"{r.proxy_s:.0f}")
         tab.add(r.strategy, r.budget, r.runs, f"{r.mean_test:.2f} ± {r.std_test:.2f}", f"{r.frac_optimum:.2f}", r.archs_trained,
-                f"{r.surrogate_s:.1f}", r.pool_cells or "", proxy)
+                f"{r.surrogate_s:.1f}", r.pool_cells or "", f"{r.beyond_pool:.0f}" if r.pool_cells else "", proxy)
     report.section(
         "Best found vs queries",
         f"`{args.target}` guides the search; `{args.report}` of the best-by-`{args.target}` architecture queried so far is reported "
@@ -282,7 +305,9 @@ def _report(frame, args, title: str, optimum: float, best_by_target: float, es, 
         f"`{args.report}`: mean ± std over the runs (seeds 0..runs-1); `optimum`: fraction of runs whose choice is the table's best "
         f"`{args.report}`; `archs trained`: queries; `surrogate s`: mean surrogate fit+predict seconds per run up to that budget.",
         *(["`pool`: proxy-scored architectures a `+pool` run ranks (zc:ensemble over the score files) before its first query; "
-           "`proxy s`: their scoring seconds at `--proxy-seconds` per architecture, computed once (score files), not per seed.",
+           "`beyond pool`: mean cells outside its pool a run had ranked by the same estimator up to that budget (local search's "
+           "neighbours, scored live with `--live-scores`); `proxy s`: the scoring seconds of both at `--proxy-seconds` per "
+           "architecture, as one run alone would spend them (the benchmark computes each cell once, for every seed).",
            pool_note] if pool_note else []),
         table=tab)
     if plotted:

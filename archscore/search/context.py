@@ -73,6 +73,11 @@ class SearchContext:
     objectives : dict
         ``{name: "min" | "max"}`` of a multi-objective search (empty otherwise);
         ``objective_values(string, evaluation)`` gives their values.
+    score_candidates : callable or None
+        ``archs -> ndarray``: ranks a list of architectures with the run's pool
+        estimator in one call (higher is better, comparable only within the
+        call, NaN where it has no score; :meth:`archscore.search.Pool.score`).
+        None without a pool.
     """
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, allowed: list[str] | None, warm: list[Arch],
@@ -93,6 +98,8 @@ class SearchContext:
         self.refused: set[str] = set()
         #: ``(string, Evaluation) -> array`` of objective values in ``objectives``' order (None: some missing or non-finite)
         self.objective_values: Any = lambda key, ev: None
+        #: ``list[Arch] -> ndarray`` ranking candidates with the run's pool estimator (None: no pool)
+        self.score_candidates: Any = None
 
     # ------------------------------------------------------------ strings
     def key(self, arch: Arch) -> str:

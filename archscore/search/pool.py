@@ -99,6 +99,10 @@ class Pool:
         Wall time spent scoring the pool (0 for precomputed scores).
     computed_ : int
         Architectures scored by the estimator in this call (with a store: those it did not hold yet).
+    beyond_ : set of str
+        Architectures outside the sampled pool that :meth:`score` ranked since (e.g. local search's neighbours).
+    beyond_seconds_ : float
+        Wall time :meth:`score` spent computing scores of architectures the precomputed scores lacked.
     """
 
     def __init__(self, size: int | None = None, estimator: Any = None, keep: int | None = None, scores: Any = None,
@@ -158,6 +162,9 @@ class Pool:
         else:
             values = self._score(est, archs, names, table, data)
         self.seconds_ = time.perf_counter() - t0 if table is None else 0.0
+        self._table, self._sampled = table, set(names)
+        self.beyond_: set[str] = set()
+        self.beyond_seconds_ = 0.0
         order = np.argsort(-values, kind="stable")
         keep = len(order) if self.keep is None else min(self.keep, len(order))
         self.ranked_ = [names[i] for i in order[:keep]]
@@ -180,6 +187,20 @@ class Pool:
         if not per_proxy and not tags.output.comparable_across_calls:
             raise ValueError(f"{type(est).__name__} ranks within one predict call, so its pool scores cannot be kept in a "
                              "store and reused; drop store= (or use zc:ensemble, whose raw proxy scores are stored)")
+        columns = list(params["proxies"]) if per_proxy else ["score"]
+        stored, self.computed_ = self._stored(est, archs, names, data, store, space, columns)
+        if per_proxy:
+            return np.asarray(est.predict(archs, scores=stored), dtype=float)
+        return stored["score"].reindex(names).to_numpy(dtype=float)
+
+    def _stored(self, est: Estimator, archs: list[Arch], names: list[str], data: Any, store: Any, space: Any,
+                columns: list[str]) -> tuple[pd.DataFrame, int]:
+        """``columns`` (raw proxy scores, or ``["score"]``) of ``names`` from the store, computing what it lacks first.
+
+        Returns the frame and how many architectures had to be computed.
+        """
+        params = json.loads(json.dumps(est.get_params(), sort_keys=True, default=repr))
+        per_proxy = columns != ["score"]
         name = self._estimator_name(est)
         settings = {"kind": "search-pool", "space": space.name, "estimator": name,
                     "params": {k: v for k, v in params.items() if not (per_proxy and k in ("proxies", "method", "progress"))},
@@ -188,10 +209,8 @@ class Pool:
         db = ScoreStore(store) if own else store
         try:
             sid = db.settings_id(settings)
-            columns = list(params["proxies"]) if per_proxy else ["score"]
             todo = db.missing(sid, names, columns)
             by_name = dict(zip(names, archs))
-            self.computed_ = len(todo)
             if todo:
                 logger.info("pool: %d of %d architectures not yet in %s; scoring them", len(todo), len(names), db.path)
                 need = [by_name[n] for n in todo]
@@ -201,16 +220,61 @@ class Pool:
                     for n, (_, row) in zip(todo, frame.iterrows()):
                         db.put(sid, n, {c: float(row[c]) for c in todo[n]})
                 else:
-                    context = {"data": data} if tags.input.needs_data else {}
+                    context = {"data": data} if est.get_tags().input.needs_data else {}
                     for n, v in zip(todo, np.asarray(est.predict(need, **context), dtype=float)):
                         db.put(sid, n, {"score": float(v)})
-            stored = db.frame(sid, columns, names)
+            return db.frame(sid, columns, names), len(todo)
         finally:
             if own:
                 db.close()
-        if per_proxy:
-            return np.asarray(est.predict(archs, scores=stored), dtype=float)
-        return stored["score"].reindex(names).to_numpy(dtype=float)
+
+    def score(self, ctx: Any, archs: list[Arch], data: Any = None, store: Any = None) -> np.ndarray:
+        """Rank further architectures (a strategy's candidates) the way the pool was ranked, in one call.
+
+        Call after :meth:`rank`. Higher is better; the values compare only
+        within one call (a log-rank aggregate over ``archs`` for
+        ``zc:ensemble``). Architectures in the precomputed scores are read
+        from them; the others are computed by the pool's estimator on
+        ``data`` (kept in and reused from ``store`` when given). Those it
+        cannot compute (precomputed scores without an estimator that has
+        ``proxy_scores``, or no ``data``) come back NaN, which strategies rank last.
+        """
+        if not hasattr(self, "_sampled"):
+            raise RuntimeError("Pool.score needs the pool ranked first (Pool.rank)")
+        if not archs:
+            return np.zeros(0)
+        names = [ctx.key(a) for a in archs]
+        self.beyond_.update(n for n in names if n not in self._sampled)
+        est = self._estimator()
+        store = self.store if self.store is not None else store
+        table = self._table
+        if table is None:
+            if store is not None:
+                return self._score_with_store(est, archs, names, data, store, ctx.space)
+            return self._score(est, archs, names, None, data)
+        lacking = sorted({n for n in names if n not in table.index})
+        if lacking:
+            can = est is not None and callable(getattr(est, "proxy_scores", None)) and "proxies" in est.get_params() and data is not None
+            if not can:
+                logger.info("pool: %d candidates have no precomputed scores and the pool cannot compute them "
+                            "(needs an estimator with proxy_scores and data=); they rank last", len(lacking))
+                out = np.full(len(archs), np.nan)
+                known = [i for i, n in enumerate(names) if n in table.index]
+                if known:
+                    out[known] = self._score(est, [archs[i] for i in known], [names[i] for i in known], table, data)
+                return out
+            cols = list(est.get_params()["proxies"])
+            need = [archs[names.index(n)] for n in lacking]
+            t0 = time.perf_counter()
+            if store is not None:
+                new = self._stored(est, need, lacking, data, store, ctx.space, cols)[0]
+            else:
+                new = est.proxy_scores(need, data, proxies=cols)
+                new.index = lacking
+            self.beyond_seconds_ += time.perf_counter() - t0
+            # kept for the rest of the run: a candidate is computed once however often it is ranked
+            self._table = table = pd.concat([table, new.reindex(columns=table.columns)])
+        return self._score(est, archs, names, table, data)
 
     @staticmethod
     def _score(est: Estimator | None, archs: list[Arch], names: list[str], table: pd.DataFrame | None, data: Any) -> np.ndarray:

@@ -112,8 +112,12 @@ class SearchResult:
     best : BestQuery
         The full-fidelity, successful query with the highest value.
     stats : dict
-        Counters of the run (``surrogate_fits``) and what the strategy reports
-        (:meth:`Strategy.stats`, e.g. DARTS's per-epoch cells in ``darts_epochs``).
+        Counters of the run (``surrogate_fits``; with a pool, ``pool_beyond``:
+        architectures outside the pool that the strategy had ranked by the
+        pool's estimator, and ``pool_beyond_seconds``: the time spent computing
+        their scores; ``pool_beyond_at``: ``[queries done, pool_beyond so far]``
+        at each ranking call) and what the strategy reports (:meth:`Strategy.stats`,
+        e.g. DARTS's per-epoch cells in ``darts_epochs``).
     """
 
     history: pd.DataFrame
@@ -692,8 +696,17 @@ def search(
 
     pool_seconds = 0.0
     if pool is not None:
-        ctx.warm = pool.rank(ctx, data=data, scores=scores, store=hist.store if isinstance(hist, _StoreHistory) else None)
+        pool_store = hist.store if isinstance(hist, _StoreHistory) else None
+        ctx.warm = pool.rank(ctx, data=data, scores=scores, store=pool_store)
         pool_seconds = float(getattr(pool, "seconds_", 0.0))
+        beyond_at: list[list[int]] = []  # [queries done, architectures ranked beyond the pool so far] at each ranking call
+
+        def score_candidates(archs: list[Arch]) -> np.ndarray:
+            values = pool.score(ctx, list(archs), data=data, store=pool_store)
+            beyond_at.append([len(ctx.results), len(pool.beyond_)])
+            return values
+
+        ctx.score_candidates = score_candidates
     strat.start(ctx)
 
     fmax = max(evaluator.fidelities) if evaluator.fidelities else None
@@ -839,11 +852,14 @@ def search(
     best = _best(history)
     if best is not None:
         logger.info("search %s: %d queries, best %s value %.6g report %.6g", strat.name, len(rows), best.arch, best.value, best.report)
+    # candidates the strategy had ranked by the pool's estimator beyond the pool itself (their proxy cost)
+    pool_stats = {"pool_beyond": len(pool.beyond_), "pool_beyond_seconds": pool.beyond_seconds_,
+                  "pool_beyond_at": beyond_at} if pool is not None else {}
     refused_frame = pd.DataFrame(list(refused.values()))
     if refused_frame.empty:
         refused_frame = pd.DataFrame(columns=["arch", "reason", "after_query"])
     return SearchResult(history, best, space, strat.name, seed, budget, spent, n_repeats, n_refused, pool_seconds,
-                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0)), **strat.stats()},
+                        float(getattr(strat, "_fit_seconds", 0.0)), {"surrogate_fits": int(getattr(strat, "_n_fits", 0)), **pool_stats, **strat.stats()},
                         refused=refused_frame, objectives=dict(objectives))
 
 

@@ -139,31 +139,59 @@ class RegularizedEvolution(Strategy):
 
 
 # --------------------------------------------------------------------------- local search
-@register_strategy("local", description="local search (White et al. 2021): query all one-op neighbours, move to the best, restart at a local optimum")
+@register_strategy("local", description="local search (White et al. 2021): query one-op neighbours, move to a better one, restart at a local optimum; with a pool, neighbours in the pool estimator's order, first improvement")
 class LocalSearch(Strategy):
     """Local search as in White, Nolen, Zela & Hutter, "Local search is state of the art for NAS benchmarks" (2021).
 
     Start from the best of ``n_init`` architectures (the pool's top, else
-    uniform); query the current architecture's one-op-change neighbours in a
-    random order; move to the best neighbour when it improves on the current
-    one, otherwise (a local optimum) restart from a new architecture.
+    uniform); query the current architecture's one-op-change neighbours;
+    move to a better neighbour, and at a local optimum (no neighbour
+    better) restart from a new architecture (the pool's next, else uniform).
+
+    Without a pool this is the paper's algorithm: neighbours in a random
+    order, the whole neighbourhood queried, then a move to the best one
+    ("best improvement"). With a pool (``order="auto"``), the neighbours are
+    first ranked in one call by the pool's estimator
+    (:attr:`SearchContext.score_candidates`, e.g. ``zc:ensemble``'s proxies
+    computed for the neighbours) and queried best first, moving at the first
+    neighbour that beats the current architecture ("first improvement"), so
+    the proxies decide which neighbours are trained at all. This
+    proxy-ordered first-improvement variant is archscore's, not the paper's.
 
     Parameters
     ----------
     n_init : int, default=10
     batch_size : int, default=1
+        With first improvement, a move happens after the batch holding the first better neighbour (to the batch's best).
+    order : {"auto", "random", "scored"}, default="auto"
+        Neighbour order: random (the paper), or ranked by the pool's
+        estimator ("scored", needs a pool); "auto": scored with a pool, else random.
+    improvement : {"auto", "best", "first"}, default="auto"
+        "best": query the whole neighbourhood, then move to its best; "first":
+        move at the first better neighbour. "auto": first when neighbours are scored, else best.
     """
 
     name = "local"
     needs_mutate = True
 
-    def __init__(self, n_init: int = 10, batch_size: int = 1) -> None:
+    def __init__(self, n_init: int = 10, batch_size: int = 1, order: str = "auto", improvement: str = "auto") -> None:
         self.n_init = n_init
         self.batch_size = batch_size
+        self.order = order
+        self.improvement = improvement
 
     def start(self, ctx):
         super().start(ctx)
         self._bs = _check_int("batch_size", self.batch_size)
+        if self.order not in ("auto", "random", "scored"):
+            raise ValueError(f"order must be 'auto', 'random' or 'scored', got {self.order!r}")
+        if self.improvement not in ("auto", "best", "first"):
+            raise ValueError(f"improvement must be 'auto', 'best' or 'first', got {self.improvement!r}")
+        if self.order == "scored" and ctx.score_candidates is None:
+            raise ValueError("local search with order='scored' ranks neighbours with the pool's estimator: "
+                             "give search(..., pool=Pool(...)) or use order='random'")
+        self._scored = self.order == "scored" or (self.order == "auto" and ctx.score_candidates is not None)
+        self._first = self.improvement == "first" or (self.improvement == "auto" and self._scored)
         self._queue: list[Arch] = _WarmStart.next_new(ctx, _check_int("n_init", self.n_init), set())
         self._group: list[Arch] = list(self._queue)  # the initial design / neighbourhood / restart being evaluated
         self._current: tuple[Arch, float] | None = None
@@ -175,8 +203,13 @@ class LocalSearch(Strategy):
         batch, self._queue = self._queue[: self._bs], self._queue[self._bs:]
         return [Proposal(a, info={"phase": self._phase}) for a in batch]
 
+    def tell(self, proposals, results):
+        # first improvement: a neighbour better than the current architecture ends the neighbourhood
+        if self._first and self._phase == "neighbours" and any(_score(e) > self._current[1] for e in results):
+            self._queue = []
+
     def _advance(self) -> None:
-        """The last group is fully evaluated: take its best as the start, move to a better neighbour, or restart."""
+        """The last group is done (fully evaluated, or cut at a first improvement): move, or restart."""
         ctx = self.ctx
         scored = [(a, _score(ctx.results[ctx.key(a)])) for a in self._group if ctx.seen(a)]
         best = max(scored, key=lambda t: t[1]) if scored else None
@@ -193,7 +226,12 @@ class LocalSearch(Strategy):
             self._queue = _WarmStart.next_new(ctx, 1, set())
         else:
             self._phase = "neighbours"
-            self._queue = [nbrs[i] for i in ctx.rng.permutation(len(nbrs))]
+            if self._scored:
+                s = np.asarray(ctx.score_candidates(nbrs), dtype=float)
+                # best first; NaN (no score) last; ties keep the fixed neighbour order
+                self._queue = [nbrs[i] for i in np.lexsort((-np.nan_to_num(s, nan=-np.inf), np.isnan(s)))]
+            else:
+                self._queue = [nbrs[i] for i in ctx.rng.permutation(len(nbrs))]
         self._group = list(self._queue)
 
 
