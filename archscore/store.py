@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from archscore.fileio import atomic_path
+
 __all__ = ["FORMAT", "SCHEMA_VERSION", "ScoreStore", "StoreError", "fingerprint", "settings_key"]
 
 #: Marker in the ``meta`` table telling an archscore store from any other SQLite database.
@@ -509,8 +511,6 @@ def export(store: ScoreStore, sid: int, out: str | os.PathLike, *, proxies: Sequ
     The file is written beside ``out`` under a temporary name and renamed into
     place, so an interrupted export never leaves a half-written file.
     """
-    import tempfile
-
     out = Path(out)
     frame = store.frame(sid, proxies, cells)
     suffix = out.suffix.lower()
@@ -518,20 +518,14 @@ def export(store: ScoreStore, sid: int, out: str | os.PathLike, *, proxies: Sequ
         raise ValueError(f"export format is chosen by the file's suffix: .csv or .parquet, got {out.name}")
     if out.is_dir():
         raise IsADirectoryError(f"export target {out} is a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    if suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError("Parquet export needs pyarrow: pip install 'archscore[parquet]'") from None
+    with atomic_path(out) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp)
         else:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise ValueError("Parquet export needs pyarrow: pip install 'archscore[parquet]'") from None
             frame.to_parquet(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return len(frame)

@@ -1,6 +1,6 @@
 """The import graph of archscore: no import runs upward through the layers, and no module imports form a cycle.
 
-Layers: the core (0: ``arch``, ``registry``, ``base``, ``metrics``, ``data``) <-
+Layers: the core (0: ``arch``, ``registry``, ``base``, ``metrics``, ``data``, ``fileio``) <-
 the families (1: ``proxies``, ``encodings``, ``predictors``, ``spaces``,
 ``search``, ``benchmarks``, ``baselines``, ``testing``, and any other module)
 <- the applications (2: ``cli``, ``bench``, ``__main__``).
@@ -34,7 +34,7 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "archscore"
 
-CORE = ("arch", "registry", "base", "metrics", "data")
+CORE = ("arch", "registry", "base", "metrics", "data", "fileio")
 APPS = ("cli", "bench", "__main__")
 
 

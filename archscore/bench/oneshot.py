@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.fileio import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -229,10 +230,8 @@ def _darts_job(args, data_dir: Path, images: Path, seed: int, fix: str | None) -
            "seconds": st["darts_seconds"], "oracle_test_acc": float(res.best.report) if res.best else float("nan"),
            "test_acc_per_epoch": [float(test_by_arch[t["arch"]]) for t in trace]}
     logger.info("DARTS seed %d fix %s: %s", seed, fix, out)
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    tmp = saved.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, default=str))
-    os.replace(tmp, saved)  # atomic: a killed run leaves no half-written result
+    with atomic_path(saved) as tmp:  # a killed run leaves no half-written result
+        tmp.write_text(json.dumps(out, default=str))
     return out
 
 

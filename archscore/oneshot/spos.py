@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -63,6 +62,7 @@ import numpy as np
 
 from archscore.arch import Arch
 from archscore.base import Estimator, Tags, register_estimator
+from archscore.fileio import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -293,12 +293,9 @@ class SPOSEstimator(Estimator):
     def _save(self, net, settings, history) -> None:
         import torch
 
-        path = Path(self.checkpoint)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
         state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        torch.save({"format": CHECKPOINT_FORMAT, "settings": settings, "state_dict": state, "history": history}, tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written checkpoint
+        with atomic_path(self.checkpoint) as tmp:  # a crash never leaves a half-written checkpoint
+            torch.save({"format": CHECKPOINT_FORMAT, "settings": settings, "state_dict": state, "history": history}, tmp)
 
     def _sample_paths(self, rng: np.random.Generator, n_edges: int, n_ops: int, paths) -> list[tuple[int, ...]]:
         if paths is not None:

@@ -264,7 +264,8 @@ class Pool:
                     out[known] = self._score(est, [archs[i] for i in known], [names[i] for i in known], table, data)
                 return out
             cols = list(est.get_params()["proxies"])
-            need = [archs[names.index(n)] for n in lacking]
+            by_name = dict(zip(names, archs))
+            need = [by_name[n] for n in lacking]
             t0 = time.perf_counter()
             if store is not None:
                 new = self._stored(est, need, lacking, data, store, ctx.space, cols)[0]

@@ -66,6 +66,7 @@ from tqdm.auto import tqdm
 import archscore
 from archscore.arch import Arch
 from archscore.executor import LocalExecutor
+from archscore.fileio import atomic_path
 from archscore.hardware.pareto import pareto_front
 from archscore.search.base import Evaluation, Proposal, check_budget, get_strategy
 from archscore.search.constraints import ConstraintSet, MetricResolver
@@ -241,9 +242,8 @@ class _History:
                              f"{meta.get('budget')}) and this strategy's decisions depend on the budget")
 
     def _write_meta(self, meta: dict[str, Any]) -> None:
-        tmp = self.meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
-        os.replace(tmp, self.meta_path)
+        with atomic_path(self.meta_path) as tmp:
+            tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
 
     def _read(self) -> list[dict[str, Any]]:
         raw = self.csv.read_bytes()
