@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from archscore.bench import hardware as bench
 from archscore.spaces import get_space
@@ -24,7 +25,8 @@ def test_bench_hardware_writes_results(tmp_path):
                               "--test-size", "40", "--source-size", "50", "--cells", "5", "--repeats", "1", "--warmup", "0",
                               "--fit-cells", "3", "--width", "4", "--stage-cells", "1"])
     assert bench.run(args) == 0
-    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    # strict JSON: a NaN would be written as the invalid token NaN
+    res = json.loads((tmp_path / "out" / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"invalid JSON {c}"))
     assert res["fewshot"]["devices"] == ["a_latency", "b_latency"]  # energy columns are not latency targets
     rho = res["fewshot"]["results"]["sources"]["a_latency"]["6"]
     assert len(rho) == 1 and rho[0] > 0.9  # latency is a function of the conv count: easy

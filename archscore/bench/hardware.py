@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archscore.bench.report import command_line
+from archscore.bench.report import command_line, json_safe
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         res["fewshot"] = fewshot(df, archs, args)
     if not args.skip_cpu:
         res["cpu"] = cpu_latency(df, parsed, args)
-    (out / "results.json").write_text(json.dumps(res, indent=1, default=str))
+    (out / "results.json").write_text(json.dumps(json_safe(res), indent=1, default=str))  # NaN -> null: valid JSON
     text = _markdown(res, args)
     (out / "results.md").write_text(text)
     print(text)

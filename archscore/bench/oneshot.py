@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.bench.report import Report, Table, check_lines, command_line, json_safe, publish, settings_from_args
 from archscore.fileio import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -440,8 +440,8 @@ def run(args: argparse.Namespace) -> int:
     if spos:
         _plot(spos, args.out / PLOT)
     checks = _checks(spos, darts)
-    (args.out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items() if k != "func"},
-                                                        "spos": spos, "darts": darts, "enas": enas, "checks": checks},
-                                                       indent=1, default=str))
+    results = {"args": {k: str(v) for k, v in vars(args).items() if k != "func"}, "spos": spos, "darts": darts, "enas": enas,
+               "checks": checks}
+    (args.out / "results.json").write_text(json.dumps(json_safe(results), indent=1, default=str))  # NaN -> null: valid JSON
     publish(_report(args, spos, darts, enas, checks), args.out)
     return 0 if all(c["passed"] for c in checks) else 1
