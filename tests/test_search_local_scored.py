@@ -144,3 +144,30 @@ def test_scored_local_search_resumes_to_the_same_history(star, tmp_path):
     resumed = search("nb201", "local", ev, budget=12, out=tmp_path / "run", **kw)
     straight = search("nb201", "local", ev, budget=12, **kw)
     pd.testing.assert_frame_equal(resumed.history, straight.history)
+
+
+def two_cliques():
+    """The centre (50), its 4 neighbours on edge 0 (values 60, 40, 41, 42) and 4 on edge 1 (55, 30, 31, 32).
+
+    Cells changed on the same edge are neighbours of each other; cells of different edges are not.
+    """
+    ops = ["none", "skip_connect", "nor_conv_1x1", "avg_pool_3x3"]  # the centre has nor_conv_3x3 on edges 0 and 1
+    p = [CENTER.replace("|nor_conv_3x3~0|+", f"|{op}~0|+", 1) for op in ops]
+    q = [CENTER.replace("+|nor_conv_3x3~0|", f"+|{op}~0|", 1) for op in ops]
+    return pd.DataFrame({"arch": [CENTER, *p, *q], "valid": [50.0, 60, 40, 41, 42, 55, 30, 31, 32]})
+
+
+def test_at_a_local_optimum_it_continues_from_the_best_cell_with_neighbours_left():
+    table = two_cliques()
+    a = dict(zip(table["valid"], table["arch"]))
+    res = run(table, pool_scores(table, +1.0), budget=9, restart="best")
+    h = res.history
+    # centre; its best-scored neighbour (60) is better: move; 60's other neighbours (no better: a local optimum);
+    # then back to the centre, whose edge-1 neighbours the first improvement had skipped: 55 beats it, and so on
+    assert list(h["arch"]) == [a[v] for v in (50, 60, 42, 41, 40, 55, 32, 31, 30)]
+    assert list(h["phase"]) == ["init"] + ["neighbours"] * 8
+    # the default (the paper's) restart queries a new architecture instead
+    new = run(table, pool_scores(table, +1.0), budget=9)
+    assert list(new.history["arch"][:5]) == list(h["arch"][:5]) and new.history["phase"].iat[5] == "restart"
+    with pytest.raises(ValueError, match="restart must be 'new' or 'best', got 'random'"):
+        run(table, pool_scores(table, +1.0), budget=3, restart="random")

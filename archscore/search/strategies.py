@@ -153,10 +153,11 @@ class LocalSearch(Strategy):
     ("best improvement"). With a pool (``order="auto"``), the neighbours are
     first ranked in one call by the pool's estimator
     (:attr:`SearchContext.score_candidates`, e.g. ``zc:ensemble``'s proxies
-    computed for the neighbours) and queried best first, moving at the first
-    neighbour that beats the current architecture ("first improvement"), so
-    the proxies decide which neighbours are trained at all. This
-    proxy-ordered first-improvement variant is archscore's, not the paper's.
+    computed for the neighbours) and queried best first, skipping those
+    already evaluated, moving at the first neighbour that beats the current
+    architecture ("first improvement"), so the proxies decide which
+    neighbours are trained at all. This variant is archscore's, not the
+    paper's.
 
     Parameters
     ----------
@@ -169,16 +170,24 @@ class LocalSearch(Strategy):
     improvement : {"auto", "best", "first"}, default="auto"
         "best": query the whole neighbourhood, then move to its best; "first":
         move at the first better neighbour. "auto": first when neighbours are scored, else best.
+    restart : {"new", "best"}, default="new"
+        At a local optimum: "new" queries a new architecture (the pool's next,
+        else uniform; the paper restarts from a random one); "best" continues
+        from the best architecture already evaluated that still has
+        neighbours not evaluated (no query spent; "new" when there is none),
+        e.g. one whose neighbourhood a first improvement cut short.
     """
 
     name = "local"
     needs_mutate = True
 
-    def __init__(self, n_init: int = 10, batch_size: int = 1, order: str = "auto", improvement: str = "auto") -> None:
+    def __init__(self, n_init: int = 10, batch_size: int = 1, order: str = "auto", improvement: str = "auto",
+                 restart: str = "new") -> None:
         self.n_init = n_init
         self.batch_size = batch_size
         self.order = order
         self.improvement = improvement
+        self.restart = restart
 
     def start(self, ctx):
         super().start(ctx)
@@ -191,7 +200,10 @@ class LocalSearch(Strategy):
             raise ValueError("local search with order='scored' ranks neighbours with the pool's estimator: "
                              "give search(..., pool=Pool(...)) or use order='random'")
         self._scored = self.order == "scored" or (self.order == "auto" and ctx.score_candidates is not None)
+        if self.restart not in ("new", "best"):
+            raise ValueError(f"restart must be 'new' or 'best', got {self.restart!r}")
         self._first = self.improvement == "first" or (self.improvement == "auto" and self._scored)
+        self._best_restart = self.restart == "best"
         self._queue: list[Arch] = _WarmStart.next_new(ctx, _check_int("n_init", self.n_init), set())
         self._group: list[Arch] = list(self._queue)  # the initial design / neighbourhood / restart being evaluated
         self._current: tuple[Arch, float] | None = None
@@ -220,7 +232,10 @@ class LocalSearch(Strategy):
         else:
             logger.debug("local search: local optimum at %.4g, restarting", self._current[1])
             self._current = None
-        nbrs = ctx.neighbours(self._current[0]) if self._current is not None else []
+        nbrs = self._neighbourhood(self._current)
+        if not nbrs and self._best_restart:  # continue from the best architecture with neighbours left to try
+            self._current = self._best_unexhausted()
+            nbrs = self._neighbourhood(self._current)
         if not nbrs:  # a local optimum (or nothing usable): restart from a new architecture
             self._phase = "restart"
             self._queue = _WarmStart.next_new(ctx, 1, set())
@@ -233,6 +248,26 @@ class LocalSearch(Strategy):
             else:
                 self._queue = [nbrs[i] for i in ctx.rng.permutation(len(nbrs))]
         self._group = list(self._queue)
+
+    def _neighbourhood(self, current: tuple[Arch, float] | None) -> list[Arch]:
+        """The neighbours to query around ``current``; archscore's scored variant skips those already evaluated."""
+        if current is None:
+            return []
+        nbrs = self.ctx.neighbours(current[0])
+        return [a for a in nbrs if self._fresh(a)] if self._scored else nbrs
+
+    def _fresh(self, arch: Arch) -> bool:
+        key = self.ctx.key(arch)
+        return key not in self.ctx.results and key not in self.ctx.refused
+
+    def _best_unexhausted(self) -> tuple[Arch, float] | None:
+        """The best successful evaluation with a neighbour not evaluated yet (ties: the earliest), or None."""
+        ok = sorted(((k, e.value) for k, e in self.ctx.results.items() if e.ok), key=lambda t: -t[1])
+        for key, value in ok:
+            arch = self.ctx.arch(key)
+            if any(self._fresh(a) for a in self.ctx.neighbours(arch)):
+                return arch, value
+        return None
 
 
 # --------------------------------------------------------------------------- BANANAS
