@@ -151,3 +151,29 @@ def test_bench_search_pool_note_says_whether_the_scored_set_holds_the_best(tmp_p
         assert "each seed ranks 10 architectures drawn from the 30 scored" in text
         assert f"the scored set {holds} the best-by-`valid`" in text
         assert "![test accuracy vs queries](p.png)" in text and (out / "p.png").stat().st_size > 0
+
+
+def test_bench_search_states_the_proxy_cost_in_training_runs(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "cifar10").mkdir()
+    np.savez(tmp_path / "cifar10" / "train5k.npz", x=rng.integers(0, 256, (300, 32, 32, 3), dtype=np.uint8),
+             y=rng.integers(0, 10, 300).astype(np.uint8))
+    disconnected = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    cell = "|nor_conv_1x1~0|+|skip_connect~0|none~1|+|skip_connect~0|avg_pool_3x3~1|none~2|"
+    scores = pd.DataFrame({"params": [1.0, 2.0]}, index=[disconnected, cell])
+    args = argparse.Namespace(space="nb201", data=tmp_path, cost_cells=1, pool_size=1000)
+    lines, tab = bench_search._proxy_vs_training(args, scores, ["params", "synflow"])
+    (row,) = tab.rows  # the disconnected cell is skipped
+    assert row[0] == cell
+    proxy_s, step_s, per_step, per_run = float(row[1]), float(row[2]), float(row[3]), float(row[4])
+    assert proxy_s > 0 and step_s > 0
+    assert per_step == pytest.approx(proxy_s / step_s, rel=0.05, abs=0.01)
+    assert per_run == pytest.approx(proxy_s / (step_s * 200 * 98), rel=0.1)
+    assert "200 x 98 such steps" in lines[0] and "a pool of 1000 cells costs" in lines[1]
+
+
+def test_bench_search_counts_cells_ranked_beyond_the_pool_up_to_each_budget():
+    rec = {"pool_beyond_at": [[10, 22], [11, 42], [19, 61]]}
+    # ranked after query 10 (for query 11 on): not part of the first 10 queries' cost
+    assert [bench_search._beyond_at(rec, b) for b in (10, 11, 12, 19, 20, 50)] == [0, 22, 42, 42, 61, 61]
+    assert bench_search._beyond_at({}, 50) == 0  # runs recorded before the column existed

@@ -64,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool-size", type=int, default=None, help="pool cells sampled per seed from the scored cells (default all)")
     p.add_argument("--pool-proxies", default=None, help="score columns aggregated for the pool (default: zc:ensemble's proxies present in the file)")
     p.add_argument("--proxy-seconds", type=float, default=None, help="measured proxy seconds per pool cell, for the cost column")
+    p.add_argument("--cost-cells", type=int, default=0,
+                   help="NAME+pool runs: time the pool's proxies and one training step (batch 256, SGD) side by side on this many "
+                        "pool cells, to state the proxy cost in units of one 200-epoch training run; needs the images in --data (default 0: skip)")
     p.add_argument("--live-scores", type=Path, default=None,
                    help="score store (SQLite) for cells outside --scores that a NAME+pool strategy has ranked (local search's "
                         "neighbours): their proxies are computed as `archscore score` does by default (64 CIFAR-10 training "
@@ -199,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
                     done[(name, seed, b)] = rec
                     logger.info("%s seed %d budget %d: test %.2f (%.1f s)", name, seed, b, rec["best_report"][-1], rec["seconds"])
     es = _early_stopping(args, table) if args.curves is not None else None
+    # NB201's training run is the unit; other benchmarks' networks are not built here
+    cost = _proxy_vs_training(args, pool_scores, proxies) if (pool_scores is not None and args.cost_cells > 0 and space == "nb201") else None
     rows = _summarise(done, strategies, budgets, optimum, args.proxy_seconds)
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out / "results.csv", index=False)
@@ -209,8 +214,57 @@ def run(args: argparse.Namespace) -> int:
         plotted = True
     except ImportError:
         logger.warning("matplotlib is not installed: no plot")
-    publish(_report(frame, args, title, optimum, best_by_target, es, plotted, pool_note), args.out)
+    publish(_report(frame, args, title, optimum, best_by_target, es, plotted, pool_note, cost), args.out)
     return 0
+
+
+#: NB201's CIFAR-10 training run: 200 epochs over the 25,000-image train split in batches of 256.
+NB201_EPOCHS, NB201_STEPS = 200, -(-25_000 // 256)
+
+
+def _proxy_vs_training(args: argparse.Namespace, scores, proxies: list[str]) -> tuple[list[str], Table]:
+    """Seconds of the pool's proxies and of one training step on the same cells, side by side, on this machine.
+
+    The cells are the first ``--cost-cells`` connected cells of the score file.
+    Each cell: the proxies once on the reference batch (64 images, seed 42, as
+    ``archscore score``), then two SGD steps at batch 256 (the second is timed;
+    the first warms up). One training run = ``NB201_EPOCHS * NB201_STEPS`` steps.
+    """
+    import torch
+
+    import archscore
+    from archscore.data import load_batch, resolve_image_source
+    from archscore.proxies import compute
+
+    space = archscore.get_space(args.space)
+    x, y, _ = load_batch(resolve_image_source(args.data), 256, 0)
+    cells = [a for a in (space.from_string(s) for s in scores.index) if a.is_connected()][: args.cost_cells]
+    tab = Table(["cell", "proxy s", "train step s", "proxy / step", "proxy / 200-epoch run"])
+    ratios = []
+    for arch in cells:
+        torch.manual_seed(42)
+        model = space.build(arch)
+        t0 = time.process_time()
+        compute(model, x[:64], y[:64], proxies, seed=42, nan_policy="warn")
+        proxy_s = time.process_time() - t0
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        for i in range(2):
+            t0 = time.process_time()
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+            step_s = time.process_time() - t0
+        run_s = step_s * NB201_EPOCHS * NB201_STEPS
+        ratios.append(proxy_s / run_s)
+        tab.add(space.to_string(arch), f"{proxy_s:.2f}", f"{step_s:.2f}", f"{proxy_s / step_s:.2f}", f"{proxy_s / run_s:.1e}")
+    lines = [f"CPU seconds of this process (`time.process_time`, {torch.get_num_threads()} threads), measured side by side on "
+             f"{len(cells)} pool cells: `{', '.join(proxies)}` once on the 64-image reference batch, and one SGD step of the "
+             f"full network at batch 256 (after one warm-up step). A 200-epoch NB201 training run is {NB201_EPOCHS} x "
+             f"{NB201_STEPS} such steps.",
+             f"Mean: one cell's proxies cost {np.mean(ratios):.1e} of its training run, so a pool of "
+             f"{args.pool_size or len(scores)} cells costs {np.mean(ratios) * (args.pool_size or len(scores)):.2f} training runs."]
+    return lines, tab
 
 
 def _early_stopping(args: argparse.Namespace, table) -> tuple[list[str], Table]:
@@ -290,7 +344,8 @@ def _summarise(done: dict, strategies: list[str], budgets: list[int], optimum: f
     return rows
 
 
-def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool, pool_note: str | None) -> Report:
+def _report(frame, args, title: str, optimum: float, best_by_target: float, es, plotted: bool, pool_note: str | None,
+            cost=None) -> Report:
     report = Report(f"Search on {title}: {args.report} of the best by {args.target} vs queries",
                     command_line(args, "archscore bench search"), settings_from_args(args))
     tab = Table(["strategy", "budget", "runs", args.report, "optimum", "archs trained", "surrogate s", "pool", "beyond pool", "proxy s"])
@@ -313,6 +368,8 @@ def _report(frame, args, title: str, optimum: float, best_by_target: float, es, 
     if plotted:
         report.section("Plot", f"![test accuracy vs queries]({args.plot})",
                        f"`{args.plot}`: mean over seeds with a ±1 std band, one line per strategy (copy it beside this page).")
+    if cost is not None:
+        report.section("Proxy cost in training runs", *cost[0], table=cost[1])
     if es is not None:
         report.section("Learning-curve early stopping", *es[0], table=es[1])
     return report
