@@ -151,6 +151,13 @@ def test_bench_search_pool_note_says_whether_the_scored_set_holds_the_best(tmp_p
         assert "each seed ranks 10 architectures drawn from the 30 scored" in text
         assert f"the scored set {holds} the best-by-`valid`" in text
         assert "![test accuracy vs queries](p.png)" in text and (out / "p.png").stat().st_size > 0
+    # --pool-without-best drops it from the scored set: no seed's pool holds it
+    out = tmp_path / "without"
+    argv = ["--data", str(path), "--target", "valid", "--report", "test", "--strategies", "random+pool", "--budgets", "5",
+            "--seeds", "2", "--fidelities", "", "--scores", str(tmp_path / "holds.csv"), "--pool-without-best", "--out", str(out)]
+    assert bench_search.run(_parse(bench_search, argv)) == 0
+    text = (out / "results.md").read_text()
+    assert "drawn from the 29 scored" in text and "does not hold the best-by-`valid` architecture of the table (left out" in text
 
 
 def test_bench_search_states_the_proxy_cost_in_training_runs(tmp_path):

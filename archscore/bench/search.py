@@ -64,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool-size", type=int, default=None, help="pool cells sampled per seed from the scored cells (default all)")
     p.add_argument("--pool-proxies", default=None, help="score columns aggregated for the pool (default: zc:ensemble's proxies present in the file)")
     p.add_argument("--proxy-seconds", type=float, default=None, help="measured proxy seconds per pool cell, for the cost column")
+    p.add_argument("--pool-without-best", action="store_true",
+                   help="leave the table's best-by-target architecture out of --scores, so no pool holds it (does a +pool "
+                        "strategy find it beyond its pool?)")
     p.add_argument("--cost-cells", type=int, default=0,
                    help="NAME+pool runs: time the pool's proxies and one training step (batch 256, SGD) side by side on this many "
                         "pool cells, to state the proxy cost in units of one 200-epoch training run; needs the images in --data (default 0: skip)")
@@ -158,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         if args.scores is None:
             raise ValueError("NAME+pool strategies need --scores (archscore score CSVs of the pool)")
         pool_scores, pool_est, proxies = _pool_estimator(args.scores, args.pool_proxies)
+        if args.pool_without_best:
+            pool_scores = pool_scores.drop(index=str(best_row["arch"]), errors="ignore")
         logger.info("pool: %d scored cells, proxies %s", len(pool_scores), proxies)
         if args.live_scores is not None:
             from archscore.data import load_batch, resolve_image_source
@@ -167,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
                      f"scored in `--scores` (proxies {', '.join(proxies)}). Every seed's pool is a uniform sample of the space, but "
                      "pools drawn from one scored set overlap, so the seeds' results are not independent; the scored set "
                      f"{'holds' if str(best_row['arch']) in pool_scores.index else 'does not hold'} the best-by-`{args.target}` "
-                     "architecture of the table.")
+                     "architecture of the table" + (" (left out by `--pool-without-best`)." if args.pool_without_best else "."))
 
     args.out.mkdir(parents=True, exist_ok=True)
     runs_path = args.out / "runs.jsonl"
