@@ -171,3 +171,20 @@ def test_at_a_local_optimum_it_continues_from_the_best_cell_with_neighbours_left
     assert list(new.history["arch"][:5]) == list(h["arch"][:5]) and new.history["phase"].iat[5] == "restart"
     with pytest.raises(ValueError, match="restart must be 'new' or 'best', got 'random'"):
         run(table, pool_scores(table, +1.0), budget=3, restart="random")
+
+
+def test_a_live_pool_ranks_the_neighbours_with_its_estimator_in_one_call(star):
+    torch = pytest.importorskip("torch")
+    from archscore.testing import TEST_SPACE
+
+    g = torch.Generator().manual_seed(1)
+    data = (torch.randn(8, 3, 32, 32, generator=g), torch.randint(0, 10, (8,), generator=g))
+    est = archscore.create_estimator("zc:ensemble", proxies=("synflow", "params"), space=TEST_SPACE)
+    ev = TabularEvaluator(star, target="valid", space="nb201")
+    res = search("nb201", "local", ev, budget=4, seed=0, pool=Pool(size=1, estimator=est), data=data,
+                 strategy_params={"n_init": 1})
+    start = SPACE.from_string(res.history["arch"].iat[0])
+    nbrs = [a for a in neighbours(SPACE, start) if SPACE.to_string(a) in set(star["arch"])]
+    expect = est.predict(nbrs, data=data)  # the whole neighbourhood in one call, as the strategy ranks it
+    assert res.history["arch"].iat[1] == SPACE.to_string(nbrs[int(np.argmax(expect))])
+    assert res.stats["pool_beyond"] == len(nbrs) and res.stats["pool_beyond_seconds"] > 0

@@ -102,7 +102,7 @@ class Pool:
     beyond_ : set of str
         Architectures outside the sampled pool that :meth:`score` ranked since (e.g. local search's neighbours).
     beyond_seconds_ : float
-        Wall time :meth:`score` spent computing scores of architectures the precomputed scores lacked.
+        Wall time :meth:`score` spent computing scores (a live pool's, or those the precomputed scores lacked).
     """
 
     def __init__(self, size: int | None = None, estimator: Any = None, keep: int | None = None, scores: Any = None,
@@ -248,10 +248,14 @@ class Pool:
         est = self._estimator()
         store = self.store if self.store is not None else store
         table = self._table
-        if table is None:
+        if table is None:  # a live pool: its estimator scores the candidates (through the store when given)
+            t0 = time.perf_counter()
             if store is not None:
-                return self._score_with_store(est, archs, names, data, store, ctx.space)
-            return self._score(est, archs, names, None, data)
+                values = self._score_with_store(est, archs, names, data, store, ctx.space)
+            else:
+                values = self._score(est, archs, names, None, data)
+            self.beyond_seconds_ += time.perf_counter() - t0
+            return values
         lacking = sorted({n for n in names if n not in table.index})
         if lacking:
             can = est is not None and callable(getattr(est, "proxy_scores", None)) and "proxies" in est.get_params() and data is not None
