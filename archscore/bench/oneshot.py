@@ -196,7 +196,7 @@ def _darts_settings(args, images: Path, seed: int, fix: str | None) -> tuple[dic
     A finished run is kept in ``OUT/darts/`` under a digest of its settings, so
     a rerun (e.g. with one more fix) does not repeat it.
     """
-    params = dict(data_path=str(images), space_options={"C": args.darts_C or args.C, "N": args.darts_N or args.N}, limit=args.limit,
+    params = dict(data_path=str(images), space_options=_darts_space(args), limit=args.limit,
                   resolution=args.resolution, epochs=args.darts_epochs, steps_per_epoch=args.darts_steps_per_epoch,
                   order=args.darts_order, fix=fix, batch_size=args.batch_size, device=args.device, num_threads=args.threads)
     key = hashlib.sha1(json.dumps({"seed": seed, **params}, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -239,8 +239,13 @@ def _darts_runs(args) -> list[tuple[int, str | None]]:
     return [(seed, fix) for seed in args.darts_seeds for fix in (None, *args.darts_fixes)]
 
 
+def _darts_space(args) -> dict:
+    """The DARTS supernet's width and depth: ``--darts-C`` / ``--darts-N``, else the SPOS ``--C`` / ``--N``."""
+    return {"C": args.darts_C or args.C, "N": args.darts_N or args.N}
+
+
 def _darts_summary(args, runs: list[dict]) -> dict:
-    return {"C": args.darts_C or args.C, "N": args.darts_N or args.N, "epochs": args.darts_epochs,
+    return {**_darts_space(args), "epochs": args.darts_epochs,
             "steps_per_epoch": args.darts_steps_per_epoch, "order": args.darts_order, "runs": runs}
 
 
