@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.bench.report import Report, Table, check, check_lines, command_line, publish, settings_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +162,7 @@ def run(args: argparse.Namespace) -> int:
                 if strat == "random":
                     continue
                 v = runs[(runs.device == dev) & (runs.strategy == strat)].hv_ratio.mean()
-                checks.append({"check": f"{strat} HV/HV* > random's ({dev})", "value": float(v), "direction": ">", "threshold": float(base),
-                               "passed": bool(v > base)})
+                checks.append(check(f"{strat} HV/HV* > random's ({dev})", float(v), float(base), strict=True))
     if checks:
         report.section("Checks: multi-objective strategies beat random search (mean HV / HV*)", table=check_lines(checks))
     if args.out is not None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from archscore.bench.report import Report, Table, check_lines, command_line, json_safe, publish, settings_from_args
+from archscore.bench.report import Report, Table, check, check_lines, command_line, json_safe, publish, settings_from_args
 from archscore.fileio import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -303,17 +303,16 @@ def _checks(spos: dict | None, darts: dict | None) -> list[dict]:
         top = max(r["minutes"] for r in spos["runs"])
         sp = {(r["method"], r["minutes"]): r["spearman"] for r in spos["rows"]}
         # The estimator's default output (metric="accuracy") is what is checked; -loss is reported beside it.
-        checks.append({"check": f"SPOS (accuracy) Spearman > params' ({top:g} min)", "value": sp[("spos (accuracy)", top)],
-                       "direction": ">", "threshold": sp[("params", None)], "passed": bool(sp[("spos (accuracy)", top)] > sp[("params", None)])})
+        checks.append(check(f"SPOS (accuracy) Spearman > params' ({top:g} min)", sp[("spos (accuracy)", top)], sp[("params", None)],
+                            strict=True))
         zc = next(m for (m, minutes) in sp if minutes is None and m.startswith("zc:ensemble"))
         combo, base = sp[("spos(accuracy)+zc:ensemble proxies", top)], sp[(zc, None)]
-        checks.append({"check": f"SPOS+zc:ensemble proxies Spearman > zc:ensemble's ({top:g} min)", "value": combo,
-                       "direction": ">", "threshold": base, "passed": bool(combo > base)})
+        checks.append(check(f"SPOS+zc:ensemble proxies Spearman > zc:ensemble's ({top:g} min)", combo, base, strict=True))
     if darts:
         for fix in dict.fromkeys(r["fix"] for r in darts["runs"] if r["fix"] != "none"):
             worst = max(r["skips"] for r in darts["runs"] if r["fix"] == fix)
-            checks.append({"check": f"DARTS with {fix}: no found cell made only of skip connections (max skips over seeds)",
-                           "value": float(worst), "direction": "<", "threshold": 6.0, "passed": bool(worst < 6)})
+            checks.append(check(f"DARTS with {fix}: no found cell made only of skip connections (max skips over seeds)",
+                                float(worst), 6.0, higher=False, strict=True))
     return checks
 
 

@@ -27,6 +27,7 @@ from archscore.bench.cache import ScoreCache, fingerprint
 from archscore.bench.proxy_targets import (AGREEMENT_TARGETS, COST_TARGET, ENSEMBLE_TARGET, PUBLISHED, PUBLISHED_MARGIN,
                                            REF_COLUMNS, REF_MARGIN)
 from archscore.bench.ranking import ENSEMBLE, directions, ensemble_scores, oriented, rank_scores
+from archscore.bench.report import check
 from archscore.metrics import bootstrap_ci, kendall, spearman
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
 
@@ -142,21 +143,6 @@ def _agreement(ours: np.ndarray, ref: np.ndarray) -> float | None:
         return spearman(rank_scores(ref[keep]), rank_scores(ours[keep]))
     except ValueError:
         return None
-
-
-def check(name: str, value: float | None, threshold: float, *, higher: bool = True, strict: bool = False,
-           within: float | None = None, note: str = "") -> dict:
-    """One pass/fail line: ``value >= threshold`` (or ``<=``, or ``|value - threshold| <= within``)."""
-    if value is None:
-        passed = False
-    elif within is not None:
-        passed = abs(value - threshold) <= within
-    elif higher:
-        passed = value > threshold if strict else value >= threshold
-    else:
-        passed = value < threshold if strict else value <= threshold
-    direction = f"within {within} of" if within is not None else ((">" if strict else ">=") if higher else ("<" if strict else "<="))
-    return {"check": name, "value": value, "threshold": threshold, "direction": direction, "passed": bool(passed), "note": note}
 
 
 def run_full(args, scorer: Scorer, bench, requested: list[str], targets: list[str], progress: bool) -> tuple[dict, list, list]:

@@ -44,8 +44,8 @@ import numpy as np
 import torch
 
 import archscore
-from archscore.bench.proxy_protocols import Scorer, check, correlations
-from archscore.bench.report import Report, Table, add_checks, command_line, publish_results, settings_from_args
+from archscore.bench.proxy_protocols import Scorer, correlations
+from archscore.bench.report import Report, Table, add_checks, check, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
 from archscore.data import load_batch, resolve_data_file

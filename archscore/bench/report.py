@@ -179,6 +179,21 @@ def add_checks(report: Report, checks: Sequence[Mapping[str, Any]]) -> None:
         report.section(f"Checks: {len(checks) - failed} passed, {failed} failed", table=check_lines(checks))
 
 
+def check(name: str, value: float | None, threshold: float, *, higher: bool = True, strict: bool = False,
+           within: float | None = None, note: str = "") -> dict:
+    """One pass/fail line: ``value >= threshold`` (or ``<=``, or ``|value - threshold| <= within``)."""
+    if value is None:
+        passed = False
+    elif within is not None:
+        passed = abs(value - threshold) <= within
+    elif higher:
+        passed = value > threshold if strict else value >= threshold
+    else:
+        passed = value < threshold if strict else value <= threshold
+    direction = f"within {within} of" if within is not None else ((">" if strict else ">=") if higher else ("<" if strict else "<="))
+    return {"check": name, "value": value, "threshold": threshold, "direction": direction, "passed": bool(passed), "note": note}
+
+
 def check_lines(checks: Sequence[Mapping[str, Any]]) -> Table:
     """The pass/fail table of a benchmark's checks."""
     table = Table(["check", "value", "target", "result"])

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 import archscore
-from archscore.bench.report import Report, Table, check_lines, command_line, publish, settings_from_args
+from archscore.bench.report import Report, Table, check, check_lines, command_line, publish, settings_from_args
 from archscore.benchmarks import load_nb201
 from archscore.cli.score import NB201_TABLE, ScoreTask, parse_space_options, sample_benchmark_cells, score_loop
 from archscore.data import load_batch, resolve_data_file, resolve_image_source
@@ -210,11 +210,10 @@ def run(args: argparse.Namespace) -> int:
         load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         _throughput_sections(report, results, load, load_after, agree)
         base = results[0]["rate"]
-        checks.append({"check": "2 local workers / 1", "value": results[1]["rate"] / base, "direction": ">=", "threshold": 1.7})
+        checks.append(check("2 local workers / 1", results[1]["rate"] / base, 1.7))
         if not args.no_dask:
-            checks.append({"check": "Dask 2 workers / 1", "value": results[2]["rate"] / base, "direction": ">=", "threshold": 1.5})
-        checks.append({"check": "store overhead (1 worker)", "value": results[0]["write_s"] / results[0]["total_s"],
-                       "direction": "<=", "threshold": 0.02})
+            checks.append(check("Dask 2 workers / 1", results[2]["rate"] / base, 1.5))
+        checks.append(check("store overhead (1 worker)", results[0]["write_s"] / results[0]["total_s"], 0.02, higher=False))
     if resume is not None:
         report.section("Resume after SIGKILL at 50 %",
                        f"{resume['kept']} of {len(cells)} architectures survived the kill; rerun of the same command: "
@@ -230,10 +229,7 @@ def run(args: argparse.Namespace) -> int:
                        f"RSS {mem['before']:.1f} MB -> {mem['after']:.1f} MB: growth {mem['growth']:+.1f} MB, "
                        f"{1000 * mem['per_model']:+.1f} kB per model ({mem['seconds']:.0f} s); over the second half "
                        f"{1000 * mem['late_per_model']:+.1f} kB per model", table=trace)
-        checks.append({"check": "RSS growth per 1,000 models (MB)", "value": mem["per_model"] * 1000, "direction": "<=",
-                       "threshold": 100.0})
-    for c in checks:
-        c["passed"] = bool(c["value"] <= c["threshold"] if c["direction"] == "<=" else c["value"] >= c["threshold"])
+        checks.append(check("RSS growth per 1,000 models (MB)", mem["per_model"] * 1000, 100.0, higher=False))
     report.section("Checks", table=check_lines(checks))
     publish(report, args.out)
     return 0 if all(c["passed"] for c in checks) and agree and (resume is None or resume["same"]) else 1
