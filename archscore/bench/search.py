@@ -254,7 +254,7 @@ def _proxy_vs_training(args: argparse.Namespace, scores, proxies: list[str]) -> 
         proxy_s = time.process_time() - t0
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         loss_fn = torch.nn.CrossEntropyLoss()
-        for i in range(2):
+        for _ in range(2):  # the first step warms up; the second is timed
             t0 = time.process_time()
             opt.zero_grad()
             loss_fn(model(x), y).backward()

@@ -183,7 +183,7 @@ class Pool:
         if tags.input.needs_data and data is None:
             raise ValueError(f"the pool estimator {type(est).__name__} needs data=(inputs, targets) (or pass precomputed scores=)")
         params = json.loads(json.dumps(est.get_params(), sort_keys=True, default=repr))
-        per_proxy = callable(getattr(est, "proxy_scores", None)) and "proxies" in params
+        per_proxy = self._per_proxy(est)
         if not per_proxy and not tags.output.comparable_across_calls:
             raise ValueError(f"{type(est).__name__} ranks within one predict call, so its pool scores cannot be kept in a "
                              "store and reused; drop store= (or use zc:ensemble, whose raw proxy scores are stored)")
@@ -192,6 +192,11 @@ class Pool:
         if per_proxy:
             return np.asarray(est.predict(archs, scores=stored), dtype=float)
         return stored["score"].reindex(names).to_numpy(dtype=float)
+
+    @staticmethod
+    def _per_proxy(est: Estimator | None) -> bool:
+        """An ensemble of named proxies that can compute its raw per-proxy scores (``zc:ensemble``)."""
+        return est is not None and callable(getattr(est, "proxy_scores", None)) and "proxies" in est.get_params()
 
     def _stored(self, est: Estimator, archs: list[Arch], names: list[str], data: Any, store: Any, space: Any,
                 columns: list[str]) -> tuple[pd.DataFrame, int]:
@@ -258,8 +263,7 @@ class Pool:
             return values
         lacking = sorted({n for n in names if n not in table.index})
         if lacking:
-            can = est is not None and callable(getattr(est, "proxy_scores", None)) and "proxies" in est.get_params() and data is not None
-            if not can:
+            if not (self._per_proxy(est) and data is not None):
                 logger.info("pool: %d candidates have no precomputed scores and the pool cannot compute them "
                             "(needs an estimator with proxy_scores and data=); they rank last", len(lacking))
                 out = np.full(len(archs), np.nan)
