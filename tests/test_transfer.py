@@ -44,12 +44,24 @@ def test_single_source_without_model_reproduces_its_ranking(tasks):
 
 def test_blend_share_and_unmeasured_architectures(tasks):
     archs, related, _, target = tasks
-    est = TransferPredictor(prior_weight=10.0, source_model=RandomForestPredictor(n_estimators=10),
+    est = TransferPredictor(prior_weight=10.0, min_labels_for_model=5, source_model=RandomForestPredictor(n_estimators=10),
                             target_model=RandomForestPredictor(n_estimators=10)).fit(
         archs[:10], target[:10], sources={"related": (archs[:30], related[:30])})
     assert est.prior_share_ == pytest.approx(10 / 20)
     pred = est.predict(archs[30:])  # not measured by the source: its fitted surrogate fills in
     assert np.isfinite(pred).all() and "related" in est.source_models_
+
+
+def test_below_twenty_labels_the_transferred_score_is_used_alone(tasks):
+    archs, related, noise, target = tasks
+    sources = {"related": (archs, related), "noise": (archs, noise)}
+    rf = RandomForestPredictor(n_estimators=10)
+    few = TransferPredictor(target_model=rf).fit(archs[:19], target[:19], sources=sources)
+    assert few.model_ is None and few.prior_share_ == 1.0
+    alone = TransferPredictor(prior_weight=float("inf")).fit(archs[:19], target[:19], sources=sources)
+    np.testing.assert_array_equal(few.predict(archs[19:]), alone.predict(archs[19:]))
+    more = TransferPredictor(target_model=rf).fit(archs[:20], target[:20], sources=sources)
+    assert more.model_ is not None and more.prior_share_ == pytest.approx(20 / 40)  # prior_weight 20 against 20 labels
 
 
 def test_no_sources_falls_back_to_the_target_surrogate(tasks, caplog):
@@ -75,7 +87,7 @@ def test_bad_input(tasks, kwargs, sources, err, msg):
 
 def test_cv_blend_trusts_the_transferred_score_when_the_source_is_right(tasks):
     archs, related, _, target = tasks
-    est = TransferPredictor(blend="cv", target_model=RandomForestPredictor(n_estimators=10)).fit(
+    est = TransferPredictor(blend="cv", min_labels_for_model=5, target_model=RandomForestPredictor(n_estimators=10)).fit(
         archs[:10], target[:10], sources={"related": (archs, target + 0.01 * related)})
     assert est.cv_taus_["transferred"] > 0.8
     tp, tm = est.cv_taus_["transferred"], est.cv_taus_["target_model"]
