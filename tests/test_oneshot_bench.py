@@ -124,3 +124,23 @@ def test_a_finished_darts_run_is_reused_and_other_settings_are_not(monkeypatch, 
     others = {bench._darts_settings(args, images, 1, "drnas")[1], bench._darts_settings(args, images, 0, None)[1],
               bench._darts_settings(p.parse_args(["--out", str(tmp_path), "--darts-epochs", "8"]), images, 0, "drnas")[1]}
     assert path not in others and len(others) == 3
+
+
+def test_supernets_train_on_the_tarball_when_the_data_folder_has_it(tmp_path):
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    args = p.parse_args(["--darts-epochs", "7"])
+    images = bench._resolve_images(args, tmp_path)
+    assert images == tmp_path / "cifar10" / "train5k.npz" and args.train_images is None and args.eval_size == 2000
+    assert bench._train_images(args, images) == images and bench._darts_settings(args, images, 0, None)[0]["data_path"] == str(images)
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "cifar10-jpg.tar.gz").write_bytes(b"")
+    args = p.parse_args(["--eval-size", "0"])
+    assert bench._resolve_images(args, tmp_path) == images  # the proxies keep the reference batch's file
+    tar = tmp_path / "cifar10" / "cifar10-jpg.tar.gz"
+    assert args.train_images == tar and args.eval_size is None
+    assert bench._darts_settings(args, images, 0, None)[0]["data_path"] == str(tar)
+    assert bench._spos_estimator(args, images, 1.0).data_path == str(tar)
+    own = p.parse_args(["--train-images", str(tmp_path / "mine.npz")])
+    bench._resolve_images(own, tmp_path)
+    assert own.train_images == tmp_path / "mine.npz"

@@ -50,12 +50,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--C", type=int, default=16, help="supernet channels (default 16, the benchmark's)")
     p.add_argument("--N", type=int, default=5, help="cells per stage (default 5, the benchmark's)")
     p.add_argument("--resolution", type=int, default=None, help="resize images (default 32, unchanged)")
-    p.add_argument("--limit", type=int, default=None, help="use this many of the 5,000 images (default all)")
+    p.add_argument("--limit", type=int, default=None, help="use this many of the images (default all)")
+    p.add_argument("--train-images", type=Path, default=None,
+                   help="images the SPOS and DARTS supernets train and validate on: an npz or the CIFAR-10 JPEG tarball "
+                        "(its 50,000 training images); default the data folder's cifar10/cifar10-jpg.tar.gz when present, "
+                        "else cifar10/train5k.npz (5,000 images: supernets overfit them), whose first 64 images make the "
+                        "proxies' reference batch in every case")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--sampling", choices=("uniform", "fair"), default="uniform")
     p.add_argument("--bn-batches", type=int, default=4)
-    p.add_argument("--eval-size", type=int, default=None, help="score on at most this many validation images (default all 1,000)")
+    p.add_argument("--eval-size", type=int, default=2000,
+                   help="score on at most this many held-out images (default 2000; 0: all, 20%% of each class)")
     p.add_argument("--n-cells", type=int, default=None, help="score only the first N of the 200 cells (smoke tests)")
     p.add_argument("--checkpoint-dir", type=Path, default=None, help="save/reload supernets here (default: no checkpoints)")
     p.add_argument("--darts-seeds", type=int, nargs="*", default=[0, 1, 2], help="DARTS seeds (default 0 1 2; none: skip DARTS)")
@@ -95,6 +101,7 @@ def _spos_estimator(args, images: Path, minutes: float):
     """The ``oneshot:spos`` estimator of one budget (its checkpoint in ``args.checkpoint_dir`` when set)."""
     from archscore.base import create_estimator
 
+    images = _train_images(args, images)
     ckpt = None
     if args.checkpoint_dir is not None:
         ckpt = str(args.checkpoint_dir / f"spos_{minutes:g}min_C{args.C}_N{args.N}_s{args.seed}.pt")
@@ -104,6 +111,20 @@ def _spos_estimator(args, images: Path, minutes: float):
         batch_size=args.batch_size, bn_batches=args.bn_batches, eval_size=args.eval_size, checkpoint=ckpt,
         on_mismatch="retrain", device=args.device, num_threads=args.threads, seed=args.seed,
     )
+
+
+def _resolve_images(args, data_dir: Path) -> Path:
+    """The proxies' images (``train5k.npz``); fills in ``--train-images`` (the tarball when present) and ``--eval-size 0``."""
+    if args.train_images is None and (data_dir / "cifar10" / "cifar10-jpg.tar.gz").is_file():
+        args.train_images = data_dir / "cifar10" / "cifar10-jpg.tar.gz"
+    if args.eval_size is not None and args.eval_size <= 0:
+        args.eval_size = None  # 0: every held-out image
+    return data_dir / "cifar10" / "train5k.npz"
+
+
+def _train_images(args, images: Path) -> Path:
+    """The supernets' images: ``--train-images`` when given, else the benchmark's ``images``."""
+    return images if getattr(args, "train_images", None) is None else Path(args.train_images)
 
 
 def _train_spos_job(args, images: Path, minutes: float) -> float:
@@ -196,7 +217,7 @@ def _darts_settings(args, images: Path, seed: int, fix: str | None) -> tuple[dic
     A finished run is kept in ``OUT/darts/`` under a digest of its settings, so
     a rerun (e.g. with one more fix) does not repeat it.
     """
-    params = dict(data_path=str(images), space_options=_darts_space(args), limit=args.limit,
+    params = dict(data_path=str(_train_images(args, images)), space_options=_darts_space(args), limit=args.limit,
                   resolution=args.resolution, epochs=args.darts_epochs, steps_per_epoch=args.darts_steps_per_epoch,
                   order=args.darts_order, fix=fix, batch_size=args.batch_size, device=args.device, num_threads=args.threads)
     key = hashlib.sha1(json.dumps({"seed": seed, **params}, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -321,7 +342,8 @@ def _report(args, spos: dict | None, darts: dict | None, enas: dict | None, chec
                     command_line(args, "archscore bench oneshot"), settings_from_args(args))
     report.section(
         "Protocol",
-        f"Images: CIFAR-10 train5k.npz ({args.limit or 'all 5,000'} images, resolution {args.resolution or 32}); "
+        f"Images: CIFAR-10 {'train5k.npz' if args.train_images is None else args.train_images.name + ' (SPOS, DARTS; the proxies: train5k.npz)'} "
+        f"({args.limit or 'all'} images, resolution {args.resolution or 32}); "
         f"supernet C={args.C}, N={args.N}; {args.threads} torch thread(s), device {args.device}. Wall-clock budgets depend on the "
         "machine and its load.",
         f"SPOS: one supernet per budget, {args.sampling} single-path training, BatchNorm recalibrated per cell on "
@@ -426,7 +448,7 @@ def run(args: argparse.Namespace) -> int:
         logger.error("--jobs must be >= 1, got %d", args.jobs)
         return 2
     data_dir = Path(data_dir)
-    images = data_dir / "cifar10" / "train5k.npz"
+    images = _resolve_images(args, data_dir)
     torch.set_num_threads(int(args.threads))
     os.makedirs(args.out, exist_ok=True)
     spos_wanted = not args.skip_spos and bool(args.minutes)
