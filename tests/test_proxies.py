@@ -174,6 +174,26 @@ def test_meco_on_known_features():
     assert P.compute(net, x, None, ["meco"])["meco"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_meco_term_of_a_singular_correlation_is_exactly_zero_without_a_solve(monkeypatch):
+    from archscore.proxies import meco as meco_mod
+
+    g = torch.Generator().manual_seed(0)
+    wide = torch.randn(2, 6, 2, 3, generator=g)  # 6 channels, 6 positions: rank <= 5, singular
+    corr = torch.nan_to_num(torch.corrcoef(wide[0].reshape(6, -1).double()))
+    assert abs(float(torch.linalg.eigvalsh(corr).min())) < 1e-12  # the solver's answer: rounding noise around 0
+    calls = []
+    real = torch.linalg.eigvalsh
+    monkeypatch.setattr(torch.linalg, "eigvalsh", lambda a: calls.append(a.shape) or real(a))
+    assert meco_mod.min_correlation_eigenvalue(wide) == 0.0 and calls == []
+    tall = torch.randn(2, 6, 7, 1, generator=g)  # 7 positions: full rank, solved
+    v = meco_mod.min_correlation_eigenvalue(tall)
+    assert calls == [(6, 6)] and v > 1e-6
+    bad = wide.clone()
+    bad[0, 0, 0, 0] = float("inf")  # non-finite features keep the solver's path (NaN entries zeroed)
+    meco_mod.min_correlation_eigenvalue(bad)
+    assert len(calls) == 2
+
+
 class _SharedOutputs(nn.Module):
     """Module outputs that are the same tensor object: an in-place ReLU, a Sequential, an empty shortcut."""
 

@@ -18,7 +18,9 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     The output (the first element of a tuple/list output) is reshaped to
     (channels, positions) for sample 0; the channel correlation matrix has its
     NaN/inf entries set to 0; its minimum eigenvalue comes from the symmetric
-    solver in float64. Returns None (skipped) when there is a single position
+    solver in float64; when there are no more positions than channels the
+    matrix is singular (rank at most positions - 1) and its minimum eigenvalue
+    is exactly 0, returned without a solve. Returns None (skipped) when there is a single position
     per channel (a Pearson correlation needs at least two observations; the
     reference zeroes its all-NaN matrix, whose eigenvalues are 0, so skipping
     leaves every sum unchanged) and for outputs that are not floating-point
@@ -30,6 +32,10 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     fea = t[0].detach().reshape(t.shape[1], -1).to(torch.float64)
     if fea.shape[1] < 2 or fea.shape[0] < 1:
         return None  # correlation undefined (one observation per channel): contributes nothing
+    if fea.shape[1] <= fea.shape[0] and bool(torch.isfinite(fea).all()):
+        # centred over P positions, C channels span at most P - 1 < C dimensions: the correlation matrix is
+        # singular and its minimum eigenvalue exactly 0 (a solver returns rounding noise of ~1e-15 instead)
+        return 0.0
     corr = torch.corrcoef(fea)
     corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
     v = float(torch.linalg.eigvalsh(corr).min())
@@ -123,7 +129,10 @@ def meco(session) -> float:
     (:func:`min_correlation_eigenvalue`); the score is the sum over modules.
     The forward pass is the shared train-mode pass over the real batch ("one
     data" = the features of one sample). Deviation: the symmetric eigen-solver
-    in float64 replaces the general one.
+    in float64 replaces the general one, and a module output with no more
+    positions than channels (e.g. 512 channels of a 4x4 map) adds its exact
+    minimum eigenvalue 0 (the matrix is singular) where the reference's
+    float32 solver adds rounding noise.
 
     Features with a single position per channel (2-D outputs (N, features) of
     linear layers, globally pooled (N, C, 1, 1) maps) contribute nothing: the
