@@ -44,7 +44,7 @@ def test_single_source_without_model_reproduces_its_ranking(tasks):
 
 def test_blend_share_and_unmeasured_architectures(tasks):
     archs, related, _, target = tasks
-    est = TransferPredictor(prior_weight=10.0, min_labels_for_model=5, source_model=RandomForestPredictor(n_estimators=10),
+    est = TransferPredictor(prior_weight=10.0, min_labels_for_model=5, blend="count", source_model=RandomForestPredictor(n_estimators=10),
                             target_model=RandomForestPredictor(n_estimators=10)).fit(
         archs[:10], target[:10], sources={"related": (archs[:30], related[:30])})
     assert est.prior_share_ == pytest.approx(10 / 20)
@@ -60,8 +60,11 @@ def test_below_twenty_labels_the_transferred_score_is_used_alone(tasks):
     assert few.model_ is None and few.prior_share_ == 1.0
     alone = TransferPredictor(prior_weight=float("inf")).fit(archs[:19], target[:19], sources=sources)
     np.testing.assert_array_equal(few.predict(archs[19:]), alone.predict(archs[19:]))
-    more = TransferPredictor(target_model=rf).fit(archs[:20], target[:20], sources=sources)
+    more = TransferPredictor(target_model=rf, blend="count").fit(archs[:20], target[:20], sources=sources)
     assert more.model_ is not None and more.prior_share_ == pytest.approx(20 / 40)  # prior_weight 20 against 20 labels
+    cv = TransferPredictor(target_model=rf).fit(archs[:20], target[:20], sources=sources)  # the default blend
+    tp, tm = cv.cv_taus_["transferred"], cv.cv_taus_["target_model"]
+    assert cv.prior_share_ == pytest.approx(tp ** 2 / (tp ** 2 + tm ** 2))
 
 
 def test_no_sources_falls_back_to_the_target_surrogate(tasks, caplog):
