@@ -1,7 +1,8 @@
 """One-shot benchmark on NAS-Bench-201 CIFAR-10: SPOS ranking vs training minutes, DARTS with/without collapse fixes, ENAS-style search.
 
 SPOS: for each wall-clock budget, train ``oneshot:spos`` once on the CIFAR-10
-images and score the 200 hard-case connected cells of
+images (``--train-images``: the 50,000 training images of the data folder's
+JPEG tarball when present) and score the 200 hard-case connected cells of
 ``nb201/nb201_cifar10_ref_zc_200connected.csv`` with inherited weights; report
 Kendall and Spearman against ``valid_acc_200ep`` beside ``zc:params`` and the
 reference proxy columns, and rank-average combinations of SPOS with them;
@@ -54,8 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-images", type=Path, default=None,
                    help="images the SPOS and DARTS supernets train and validate on: an npz or the CIFAR-10 JPEG tarball "
                         "(its 50,000 training images); default the data folder's cifar10/cifar10-jpg.tar.gz when present, "
-                        "else cifar10/train5k.npz (5,000 images: supernets overfit them), whose first 64 images make the "
-                        "proxies' reference batch in every case")
+                        "else cifar10/train5k.npz (5,000 images: supernets overfit them); the proxies always use "
+                        "train5k.npz's 64-image reference batch")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--sampling", choices=("uniform", "fair"), default="uniform")
