@@ -94,7 +94,10 @@ def test_ctrl_c_is_one_line_and_130(tmp_path):
     import queue
     import threading
 
-    proc = _spawn("demo", "--n", "400", "--batch-size", "8", "--no-progress", "--out", str(tmp_path), stdout=subprocess.PIPE)
+    # a shell's background job (e.g. `bash .ci/run &`) ignores SIGINT and children inherit that: restore the default
+    # disposition so that Python installs its KeyboardInterrupt handler in the child whatever ran the tests
+    proc = _spawn("demo", "--n", "400", "--batch-size", "8", "--no-progress", "--out", str(tmp_path), stdout=subprocess.PIPE,
+                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     deadline = time.monotonic() + 300
