@@ -14,7 +14,7 @@ def _family():
     return {f"t{i}": (archs, convs + rng.normal(0, 0.5, len(archs))) for i in range(3)}
 
 
-def test_run_family_rows_and_win_lines():
+def test_run_family_rows_and_margins():
     res = bench.run_family(_family(), sizes=[10], seeds=2, family="toy")
     assert set(res["method"]) == {"transfer", "surrogate", "best_source_by_labels", "best_source_oracle"}
     assert len(res) == 3 * 2 * 4 and res["kendall"].between(-1, 1).all()

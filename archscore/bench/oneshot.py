@@ -125,7 +125,7 @@ def _resolve_images(args, data_dir: Path) -> Path:
 
 def _train_images(args, images: Path) -> Path:
     """The supernets' images: ``--train-images`` when given, else the benchmark's ``images``."""
-    return images if getattr(args, "train_images", None) is None else Path(args.train_images)
+    return images if args.train_images is None else Path(args.train_images)
 
 
 def _train_spos_job(args, images: Path, minutes: float) -> float:

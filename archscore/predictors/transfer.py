@@ -197,9 +197,8 @@ class TransferPredictor(Estimator):
             w = np.clip(np.nan_to_num(np.asarray(taus, dtype=float)), 0, None) ** power
             w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
             prior_oof[test] = Z[test] @ w
-            sub = {k: v for k, v in context.items()}
-            model_oof[test] = self._make(self.target_model).fit([archs[i] for i in train], y[train], **sub).predict(
-                [archs[i] for i in test], **sub)
+            model_oof[test] = self._make(self.target_model).fit([archs[i] for i in train], y[train], **context).predict(
+                [archs[i] for i in test], **context)
         tp = max(np.nan_to_num(kendalltau(prior_oof, y)[0]), 0.0)
         tm = max(np.nan_to_num(kendalltau(model_oof, y)[0]), 0.0)
         self.cv_taus_ = {"transferred": float(tp), "target_model": float(tm)}

@@ -20,11 +20,11 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     NaN/inf entries set to 0; its minimum eigenvalue comes from the symmetric
     solver in float64; when there are no more positions than channels the
     matrix is singular (rank at most positions - 1) and its minimum eigenvalue
-    is exactly 0, returned without a solve. Returns None (skipped) when there is a single position
-    per channel (a Pearson correlation needs at least two observations; the
-    reference zeroes its all-NaN matrix, whose eigenvalues are 0, so skipping
-    leaves every sum unchanged) and for outputs that are not floating-point
-    tensors with a channel dimension or give a non-finite value.
+    is exactly 0, returned without a solve. Returns None (skipped) when there
+    is a single position per channel (a Pearson correlation needs at least two
+    observations; the reference zeroes its all-NaN matrix, whose eigenvalues
+    are 0, so skipping leaves every sum unchanged) and for outputs that are not
+    floating-point tensors with a channel dimension or give a non-finite value.
     """
     t = _feature_tensor(output)
     if t is None:
