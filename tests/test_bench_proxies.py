@@ -184,3 +184,54 @@ def test_check_rules():
     assert check("b", 0.88, 0.88)["passed"] and not check("b", 0.879, 0.88)["passed"]
     assert check("c", 5.6, 8.0, higher=False)["passed"] and not check("c", 8.0, 8.0, higher=False, strict=True)["passed"]
     assert not check("d", None, 0.5)["passed"]
+
+
+def test_cost_model_ratios_side_by_side_and_check(monkeypatch):
+    """cost-resnet: one ratio per repetition (suite / fwd+bwd of the same repetition), median checked against the target."""
+    import torch
+    from archscore.bench import proxy_protocols
+
+    clock = iter(np.arange(0.0, 1000.0, 0.5))  # every perf_counter call advances 0.5 s: each timed span is 0.5 s
+    monkeypatch.setattr(proxy_protocols.time, "perf_counter", lambda: float(next(clock)))
+    calls = []
+    monkeypatch.setattr(proxy_protocols.archscore.proxies, "compute", lambda model, x, y, proxies, **kw: calls.append(list(proxies)))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    x, y = torch.randn(4, 3, 2, 2), torch.tensor([0, 1, 2, 0])
+    res, checks = proxy_protocols.run_cost_model(model, x, y, ["params", "snip"], reps=3, seed=0, device="cpu", label="tiny",
+                                                 target=1.0)
+    assert calls == [["params", "snip"]] * 3
+    assert res["fwd_bwd_ms"] == [500.0] * 3 and res["suite_ms"] == [500.0] * 3
+    assert res["ratios"] == [1.0] * 3 and res["ratio_median"] == 1.0 and res["params"] == 39 and res["batch"] == [4, 3, 2, 2]
+    assert checks[0]["passed"] and "median suite <= 1x fwd+bwd" in checks[0]["check"]
+    with pytest.raises(ValueError, match="at least one repetition"):
+        proxy_protocols.run_cost_model(model, x, y, ["params"], reps=0, seed=0, device="cpu", label="tiny")
+
+
+def test_cifar_resnet18_is_resnet18_sized():
+    from archscore.bench.proxy_protocols import CifarResNet18
+
+    m = CifarResNet18(10)
+    assert sum(p.numel() for p in m.parameters()) == 11_173_962  # the usual CIFAR ResNet-18 count
+    import torch
+    assert m(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_bench_cost_resnet_protocol_wiring(tiny_setup, tmp_path, capsys, monkeypatch):
+    """--protocol cost-resnet times the requested suite on a ResNet-18 and reports the repetitions."""
+    root, _, _ = tiny_setup
+    seen = {}
+
+    def fake(model, inputs, targets, proxies, *, reps, seed, device, label, progress=False):
+        seen.update(model=type(model).__name__, n=len(inputs), proxies=list(proxies), reps=reps)
+        res = {"model": label, "params": 1, "batch": list(inputs.shape), "reps": reps, "proxies_in_suite": list(proxies),
+               "fwd_bwd_ms": [10.0, 10.0], "suite_ms": [50.0, 70.0], "ratios": [5.0, 7.0], "ratio_median": 6.0, "first_ratio": 5.0}
+        return res, [bench_check("cost (x): median suite <= 6x fwd+bwd", 6.0, 6.0, higher=False)]
+
+    monkeypatch.setattr(bench_proxies, "run_cost_model", fake)
+    out = tmp_path / "o"
+    assert main(_argv(root, out, "--protocol", "cost-resnet", "--cost-reps", "2")) == 0
+    assert seen == {"model": "CifarResNet18", "n": 8, "proxies": PROXIES, "reps": 2}
+    printed = capsys.readouterr().out
+    assert "Cost on an ordinary model" in printed and "median 6.00x one forward+backward" in printed
+    assert json.loads((out / "results.json").read_text())["protocols"]["cost-resnet"]["ratios"] == [5.0, 7.0]

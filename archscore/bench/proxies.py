@@ -66,7 +66,7 @@ import torch
 import archscore
 from archscore.bench.plots import scatter_plots
 from archscore.bench.proxy_spaces import run_space
-from archscore.bench.proxy_protocols import Scorer, full_rows, run_cost, run_design, run_full, run_hard
+from archscore.bench.proxy_protocols import CifarResNet18, Scorer, full_rows, run_cost, run_cost_model, run_design, run_full, run_hard
 from archscore.bench.proxy_targets import CURVES_CSV, IMAGES_NPZ, NB201_CSV, REF_CSV
 from archscore.bench.report import Report, Table, add_checks, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import BENCH_SPACES
@@ -75,7 +75,7 @@ from archscore.data import reference_batch, resolve_data_file
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES
 from archscore.proxies import ReferenceNB201Space, list_proxies
 
-PROTOCOLS = ("full", "hard", "cost", "design")
+PROTOCOLS = ("full", "hard", "cost", "design", "cost-resnet")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -103,6 +103,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="valid_acc_200ep", help="target column (the full protocol also reports test_acc_200ep)")
     p.add_argument("--proxies", default=None, help="comma-separated proxies (default: all registered); zc:ensemble's are always computed")
     p.add_argument("--cost-n", type=int, default=30, help="cells of the full-space sample timed in the cost protocol")
+    p.add_argument("--cost-reps", type=int, default=5, help="cost-resnet protocol: side-by-side repetitions (suite call and forward+backward)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--out", type=Path, default=Path("bench_proxies_out"),
                    help="output folder: results.json, results.md, scores.db score store, plots/")
@@ -194,6 +195,14 @@ def build_report(results: dict[str, Any]) -> Report:
         for p, v in c["per_proxy_ms_median"].items():
             table.add(f"{p} alone", f"{v:.0f}", f"{c['per_proxy_ratio_over_fwd_bwd'][p]:.2f}")
         report.section(f"Cost: medians over {c['n']} cells of the full-space sample, {len(c['proxies_in_suite'])} proxies in the suite",
+                       table=table)
+    if "cost-resnet" in prot:
+        c = prot["cost-resnet"]
+        table = Table(["repetition", "forward+backward ms", "suite ms", "x fwd+bwd"])
+        for i, (f, t, r) in enumerate(zip(c["fwd_bwd_ms"], c["suite_ms"], c["ratios"]), 1):
+            table.add(str(i), f"{f:.0f}", f"{t:.0f}", f"{r:.2f}")
+        report.section(f"Cost on an ordinary model: {c['model']} ({c['params'] / 1e6:.1f}M parameters, batch {'x'.join(map(str, c['batch']))}), "
+                       f"{len(c['proxies_in_suite'])} proxies in one compute call; median {c['ratio_median']:.2f}x one forward+backward",
                        table=table)
     if "design" in prot:
         r = prot["design"]
@@ -287,6 +296,13 @@ def run(args: argparse.Namespace) -> int:
             full_archs = [bench.archs[i] for i in rows]
         res, checks = run_cost(args, scorer, full_archs, requested, progress)
         results["protocols"]["cost"] = res
+        results["checks"] += checks
+    if "cost-resnet" in protocols:
+        torch.manual_seed(args.init_seed)
+        res, checks = run_cost_model(CifarResNet18(10), inputs,
+                                     targets_batch, requested, reps=args.cost_reps, seed=args.seed, device=args.device,
+                                     label="CIFAR ResNet-18", progress=progress)
+        results["protocols"]["cost-resnet"] = res
         results["checks"] += checks
     for name, res in results["protocols"].items():
         plot = res.pop("_plot", None)

@@ -19,12 +19,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import archscore.proxies
 from archscore.bench.cache import ScoreCache, fingerprint
 from archscore.bench.proxy_targets import (AGREEMENT_TARGETS, COST_TARGET, ENSEMBLE_TARGET, PUBLISHED, PUBLISHED_MARGIN,
+                                           RESNET_COST_TARGET,
                                            REF_COLUMNS, REF_MARGIN)
 from archscore.bench.ranking import ENSEMBLE, directions, ensemble_scores, oriented, rank_scores
 from archscore.bench.report import check
@@ -255,6 +257,84 @@ def run_cost(args, scorer: Scorer, archs: Sequence[Any], requested: list[str], p
         check("cost: suite < sum of single-proxy calls", res["ratio_suite_over_fwd_bwd"],
                res["ratio_individual_sum_over_fwd_bwd"], higher=False, strict=True),
     ]
+    return res, checks
+
+
+class _BasicBlock(nn.Module):
+    """ResNet basic block whose ReLUs are functional calls (``F.relu``), as in most user code."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class CifarResNet18(nn.Module):
+    """ResNet-18 for 32x32 inputs (He et al. 2016; 3x3 stem, no max-pool, widths 64-512; 11.2M parameters)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        blocks, c_in = [], 64
+        for c_out, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            blocks += [_BasicBlock(c_in, c_out, stride), _BasicBlock(c_out, c_out, 1)]
+            c_in = c_out
+        self.layers = nn.Sequential(*blocks)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def run_cost_model(model: nn.Module, inputs: Any, targets: Any, proxies: list[str], *, reps: int, seed: int, device: str,
+                   label: str, target: float = RESNET_COST_TARGET, progress: bool = False) -> tuple[dict, list]:
+    """The whole suite on one ordinary model against a plain forward+backward, ``reps`` times side by side.
+
+    Each repetition times one forward + cross-entropy backward (median of 3
+    after a warm-up) and then one :func:`archscore.proxies.compute` call with
+    ``proxies``, so both see the same machine load; the ratio is taken per
+    repetition and the median over repetitions is checked against
+    ``target``. The first call of the process pays one-time costs (kernel
+    selection for new shapes), reported apart as ``first_ratio``.
+    """
+    if reps < 1:
+        raise ValueError(f"the cost-resnet protocol needs at least one repetition (--cost-reps >= 1), got {reps}")
+    model = model.to(device)
+    x, y = inputs.to(device), targets.to(device)
+    fb, suite = [], []
+    for _ in tqdm(range(reps), desc=f"cost {label}", disable=not progress, unit="rep"):
+        times = []
+        for i in range(4):
+            model.zero_grad(set_to_none=True)
+            t0 = time.perf_counter()
+            F.cross_entropy(model(x), y).backward()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            if i:
+                times.append(1000 * (time.perf_counter() - t0))
+        model.zero_grad(set_to_none=True)
+        fb.append(float(np.median(times)))
+        t0 = time.perf_counter()
+        archscore.proxies.compute(model, x, y, proxies, seed=seed, device=device, nan_policy="warn")
+        suite.append(1000 * (time.perf_counter() - t0))
+    ratios = np.array(suite) / np.array(fb)
+    res = {
+        "model": label, "params": int(sum(p.numel() for p in model.parameters())), "batch": list(x.shape), "reps": reps,
+        "proxies_in_suite": list(proxies), "fwd_bwd_ms": fb, "suite_ms": suite, "ratios": [float(r) for r in ratios],
+        "ratio_median": float(np.median(ratios)), "first_ratio": float(ratios[0]),
+    }
+    checks = [check(f"cost ({label}): median suite <= {target:g}x fwd+bwd", res["ratio_median"], target, higher=False)]
     return res, checks
 
 

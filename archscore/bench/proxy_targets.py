@@ -53,6 +53,8 @@ PUBLISHED_MARGIN = 0.05
 ENSEMBLE_TARGET = 0.88
 #: Cost protocol: the whole suite in one call costs at most this many forward+backward passes.
 COST_TARGET = 8.0
+#: Cost-resnet protocol: the whole suite on a CIFAR ResNet-18 costs at most this many forward+backward passes.
+RESNET_COST_TARGET = 6.0
 
 #: Files of the shared data folder the protocols read.
 NB201_CSV = "nb201/nb201_cifar10.csv"
