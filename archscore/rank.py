@@ -23,6 +23,9 @@ Rules
   ``zen`` without BatchNorm) is NaN in its column, with a warning, and is left
   out of that candidate's ensemble aggregate
   (:func:`archscore.predictors.zc_ensemble.rank_aggregate`).
+* The ensemble is ``zc:ensemble``'s: from 50 candidates on, a proxy that ranks
+  them against ``flops`` is left out
+  (:func:`archscore.predictors.zc_ensemble.anchored_proxies`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from archscore.predictors.zc_ensemble import AGGREGATIONS, DEFAULT_PROXIES, rank_aggregate
+from archscore.predictors.zc_ensemble import AGGREGATIONS, DEFAULT_PROXIES, ensemble_score
 from archscore.proxies import NAN_POLICIES, compute, list_proxies, proxy_info
 
 logger = logging.getLogger(__name__)
@@ -196,7 +199,7 @@ def rank(
     table = {p: np.array([r[p] for r in rows], dtype=float) for p in names}
     direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
     if kind == "ensemble":
-        score = rank_aggregate(table, direction, method=method)
+        score = ensemble_score(table, direction, method=method)  # as zc:ensemble, flops-anchored from 50 candidates
     else:
         (p,) = names
         score = table[p] if direction[p] else -table[p]

@@ -153,3 +153,20 @@ def test_predictors_space_rejects_scores(micro_file, capsys):
     path, _ = micro_file
     assert main(["bench", "predictors", "--space", "tnb101_micro", "--zc-file", str(path), "--scores", "x.csv"]) == 2
     assert "--scores is for nb201" in capsys.readouterr().err
+
+
+def test_recorded_ensemble_leaves_out_a_proxy_ranking_against_flops():
+    from archscore.bench.proxy_spaces import run_recorded
+
+    rng = np.random.default_rng(0)
+    n = 60
+    flops = rng.normal(size=n)
+    table = pd.DataFrame({"flops": flops, "nwot": flops + rng.normal(0, 0.5, n), "jacov": -flops + rng.normal(0, 0.5, n),
+                          "val_accuracy": flops + rng.normal(0, 1.0, n)})
+    res, checks = run_recorded(table, "t", None, n_boot=20, seed=0)
+    assert res["ensemble_proxies"] == ["nwot", "flops"]
+    ens = rank_aggregate({p: table[p].to_numpy(float) for p in ("nwot", "flops")})
+    assert res["proxies"]["zc:ensemble"]["spearman"] == pytest.approx(spearmanr(ens, table["val_accuracy"])[0])
+    # 40 architectures: too few to act on, the fixed set is kept
+    res40, _ = run_recorded(table.head(40), "t", None, n_boot=20, seed=0)
+    assert res40["ensemble_proxies"] == ["nwot", "jacov", "flops"]

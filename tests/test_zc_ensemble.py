@@ -141,3 +141,53 @@ def test_precomputed_scores_give_the_live_predictions_and_name_what_is_missing()
         est.predict(archs, scores=frame.iloc[1:])
     with pytest.raises(ValueError, match="needs the context keyword data="):
         est.predict(archs)
+
+
+def test_anchored_proxies_drops_what_ranks_against_the_anchor():
+    from archscore.predictors.zc_ensemble import anchored_proxies
+
+    f = np.arange(60, dtype=float)
+    rng = np.random.default_rng(0)
+    scores = {"with": f + rng.normal(0, 5, 60), "against": -f, "flops": f}
+    assert anchored_proxies(scores) == ["with", "flops"]
+    # direction: a lower-is-better proxy is oriented first, so -f then agrees with flops
+    assert anchored_proxies(scores, {"against": False}) == ["with", "against", "flops"]
+    # threshold: Spearman exactly known. 'half' agrees on the first 30 and is reversed on the rest
+    half = np.concatenate([f[:30], f[59:29:-1]])
+    rho = float(np.corrcoef(half, f)[0, 1])  # both are permutations of ranks: Pearson on them is Spearman
+    assert anchored_proxies({"half": half, "flops": f}, min_corr=rho - 1e-9) == ["half", "flops"]
+    assert anchored_proxies({"half": half, "flops": f}, min_corr=rho + 1e-9) == ["flops"]
+
+
+def test_anchored_proxies_keeps_everything_when_it_cannot_tell():
+    from archscore.predictors.zc_ensemble import anchored_proxies
+
+    f = np.arange(60, dtype=float)
+    # fewer than 50 candidates with both scores defined: too noisy to act on
+    assert anchored_proxies({"against": -f[:49], "flops": f[:49]}) == ["against", "flops"]
+    nan_half = np.where(f < 30, -f, np.nan)
+    assert anchored_proxies({"against": nan_half, "flops": f}) == ["against", "flops"]
+    valid = f >= 11  # 49 valid candidates
+    assert anchored_proxies({"against": -f, "flops": f}, valid=valid) == ["against", "flops"]
+    assert anchored_proxies({"against": -f, "flops": f}, valid=~(f == 0)) == ["flops"]
+    # no anchor column, or a constant proxy: kept
+    assert anchored_proxies({"a": -f, "b": f}) == ["a", "b"]
+    assert anchored_proxies({"const": np.ones(60), "flops": f}) == ["const", "flops"]
+
+
+def test_ensemble_estimator_applies_the_anchor_and_none_turns_it_off():
+    from archscore import create_estimator
+    from archscore.predictors.zc_ensemble import rank_aggregate
+
+    space = archscore.get_space("nb201")
+    archs = [a for a in space.sample(80, seed=1) if a.is_connected()][:60]
+    n = len(archs)
+    assert n >= 50
+    f = np.arange(n, dtype=float)
+    scores = {space.to_string(a): {"flops": f[i], "snip": -f[i], "params": f[i] ** 2} for i, a in enumerate(archs)}
+    est = create_estimator("zc:ensemble", proxies=("flops", "snip", "params")).fit(archs, scores=scores)
+    got = est.predict(archs, scores=scores)
+    expected = rank_aggregate({"flops": f, "params": f ** 2})  # snip ranks them against flops: left out
+    np.testing.assert_allclose(got, expected)
+    off = create_estimator("zc:ensemble", proxies=("flops", "snip", "params"), anchor=None).fit(archs, scores=scores).predict(archs, scores=scores)
+    np.testing.assert_allclose(off, rank_aggregate({"flops": f, "snip": -f, "params": f ** 2}))

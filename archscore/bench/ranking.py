@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, ensemble_score, rank_aggregate
 from archscore.proxies import proxy_info
 
 #: Name of the ensemble column in tables and plots.
@@ -21,8 +21,8 @@ def directions(names: Sequence[str]) -> dict[str, bool]:
 
 
 def ensemble_scores(cols: Mapping[str, np.ndarray], valid: Sequence[bool], proxies: Sequence[str] = DEFAULT_PROXIES) -> np.ndarray:
-    """``zc:ensemble``'s score of each candidate: the log-rank aggregation of ``proxies`` (invalid cells last)."""
-    return rank_aggregate({p: cols[p] for p in proxies}, directions(proxies), valid=valid)
+    """``zc:ensemble``'s score of each candidate: the flops-anchored log-rank aggregation of ``proxies`` (invalid cells last)."""
+    return ensemble_score({p: cols[p] for p in proxies}, directions(proxies), valid=valid)
 
 
 def oriented(name: str, values: np.ndarray) -> np.ndarray:

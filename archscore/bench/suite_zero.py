@@ -15,7 +15,9 @@ fixed before any label is read: :data:`ENSEMBLE_PROXIES`, the default
 standing in for MeCo, which Suite-Zero did not record (both measure
 expressivity from the minibatch's activations), intersected with the proxies
 recorded in the file (NB101 has no ``nwot``, TransNAS-Bench-101 no
-``synflow``). The recorded scores are taken as they are (higher is better),
+``synflow``), less the proxies that rank the task's architectures against
+``flops`` (Spearman <= 0.2, :func:`archscore.predictors.zc_ensemble.anchored_proxies`,
+as ``zc:ensemble`` does). The recorded scores are taken as they are (higher is better),
 as Suite-Zero reports their correlations. For comparison the benchmark also
 reports an agreement-based set (:func:`agreement_proxies`), also label-free:
 the proxies whose mean Spearman with the other recorded proxies, over the
