@@ -280,3 +280,32 @@ def test_drnas_run_owns_its_random_state():
     assert b.step() is None and len(b.epochs_done) == DARTS_TINY["epochs"]
     np.testing.assert_array_equal(a.result().alphas[-1], b.result().alphas[-1])
     assert a.result().settings["drnas_reg"] == 1e-3
+
+
+def test_eval_rows_samples_every_class_in_proportion():
+    from archscore.oneshot.spos import eval_rows
+
+    y = np.repeat(np.arange(10), 1000)  # grouped by class, as stratified_split leaves the held-out rows
+    rows = eval_rows(y, 2000, seed=0)
+    assert len(rows) == 2000 and np.all(np.diff(rows) > 0)
+    assert np.bincount(y[rows]).tolist() == [200] * 10  # the first 2,000 rows would be classes 0 and 1 only
+    np.testing.assert_array_equal(rows, eval_rows(y, 2000, seed=0))
+    assert not np.array_equal(rows, eval_rows(y, 2000, seed=1))
+    # shares 5:3:2 of 5 rows: floor gives 2, 1, 1; the one left goes to the largest remainder (0.5, a tie: the first class)
+    y2 = np.array([0] * 5 + [1] * 3 + [2] * 2)
+    assert np.bincount(y2[eval_rows(y2, 5, seed=0)]).tolist() == [3, 1, 1]
+
+
+def test_eval_size_scores_a_sample_of_every_class(fitted, monkeypatch):
+    from archscore.oneshot import spos
+
+    n_valid = len(fitted.valid_data_[1])
+    est = clone(fitted).set_params(eval_size=n_valid // 2)
+    est.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    seen = []
+    real = spos.eval_rows
+    monkeypatch.setattr(spos, "eval_rows", lambda y, n, seed: seen.append((len(y), n, seed)) or real(y, n, seed))
+    acc = est.predict(get_space("nb201").sample(2, seed=3))
+    assert seen == [(n_valid, n_valid // 2, fitted.seed)]
+    # accuracy over the n_valid // 2 rows scored: a multiple of 100 / (n_valid // 2)
+    np.testing.assert_allclose(np.round(acc * (n_valid // 2) / 100), acc * (n_valid // 2) / 100, atol=1e-9)

@@ -131,7 +131,7 @@ def test_supernets_train_on_the_tarball_when_the_data_folder_has_it(tmp_path):
     bench.add_arguments(p)
     args = p.parse_args(["--darts-epochs", "7"])
     images = bench._resolve_images(args, tmp_path)
-    assert images == tmp_path / "cifar10" / "train5k.npz" and args.train_images is None and args.eval_size == 2000
+    assert images == tmp_path / "cifar10" / "train5k.npz" and args.train_images is None and args.eval_size is None
     assert bench._train_images(args, images) == images and bench._darts_settings(args, images, 0, None)[0]["data_path"] == str(images)
     (tmp_path / "cifar10").mkdir()
     (tmp_path / "cifar10" / "cifar10-jpg.tar.gz").write_bytes(b"")
