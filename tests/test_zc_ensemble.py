@@ -191,3 +191,12 @@ def test_ensemble_estimator_applies_the_anchor_and_none_turns_it_off():
     np.testing.assert_allclose(got, expected)
     off = create_estimator("zc:ensemble", proxies=("flops", "snip", "params"), anchor=None).fit(archs, scores=scores).predict(archs, scores=scores)
     np.testing.assert_allclose(off, rank_aggregate({"flops": f, "snip": -f, "params": f ** 2}))
+
+
+def test_anchored_proxies_length_mismatch_is_a_clear_error():
+    from archscore.predictors.zc_ensemble import anchored_proxies
+
+    with pytest.raises(ValueError, match="one value per candidate"):
+        anchored_proxies({"a": np.zeros(60), "flops": np.zeros(59)})
+    with pytest.raises(ValueError, match="valid 3"):
+        anchored_proxies({"a": np.zeros(60), "flops": np.zeros(60)}, valid=[True] * 3)

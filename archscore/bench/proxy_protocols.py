@@ -305,8 +305,8 @@ def run_cost_model(model: nn.Module, inputs: Any, targets: Any, proxies: list[st
     after a warm-up) and then one :func:`archscore.proxies.compute` call with
     ``proxies``, so both see the same machine load; the ratio is taken per
     repetition and the median over repetitions is checked against
-    ``target``. The first call of the process pays one-time costs (kernel
-    selection for new shapes), reported apart as ``first_ratio``.
+    ``target``. The first repetition also pays the process's one-time costs
+    for this model; its ratio is kept apart as ``first_ratio``.
     """
     if reps < 1:
         raise ValueError(f"the cost-resnet protocol needs at least one repetition (--cost-reps >= 1), got {reps}")

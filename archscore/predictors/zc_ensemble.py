@@ -217,7 +217,11 @@ def anchored_proxies(
     names = list(scores)
     if anchor not in scores:
         return names
-    ok = np.ones(len(np.asarray(scores[anchor]).reshape(-1)), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    n = len(np.asarray(scores[anchor]).reshape(-1))
+    ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(-1)
+    lengths = {p: len(np.asarray(v).reshape(-1)) for p, v in scores.items()}
+    if ok.shape != (n,) or any(m != n for m in lengths.values()):
+        raise ValueError(f"every proxy and valid need one value per candidate; got lengths {lengths}, valid {ok.shape[0]}")
 
     def oriented(name: str) -> np.ndarray:
         v = np.asarray(scores[name], dtype=float).reshape(-1)
