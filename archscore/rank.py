@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from archscore.predictors.zc_ensemble import AGGREGATIONS, DEFAULT_PROXIES, ensemble_score
+from archscore.predictors.zc_ensemble import AGGREGATIONS, DEFAULT_ANCHOR, DEFAULT_PROXIES, ensemble_score
 from archscore.proxies import NAN_POLICIES, compute, list_proxies, proxy_info
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ def rank(
     device: Any = None,
     nan_policy: str = "warn",
     progress: bool = True,
+    anchor: str | None = DEFAULT_ANCHOR,
 ) -> pd.DataFrame:
     """Score and rank candidate models on one minibatch.
 
@@ -167,6 +168,9 @@ def rank(
         For proxies undefined on a candidate (see :func:`archscore.proxies.compute`).
     progress : bool, default=True
         tqdm progress bar over the candidates.
+    anchor : str or None, default="flops"
+        The ensemble's complexity anchor, as ``zc:ensemble``'s (from 50
+        candidates, proxies ranking them against it are left out); None: off.
 
     Returns
     -------
@@ -199,7 +203,7 @@ def rank(
     table = {p: np.array([r[p] for r in rows], dtype=float) for p in names}
     direction = {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
     if kind == "ensemble":
-        score = ensemble_score(table, direction, method=method)  # as zc:ensemble, flops-anchored from 50 candidates
+        score = ensemble_score(table, direction, method=method, anchor=anchor)  # as zc:ensemble
     else:
         (p,) = names
         score = table[p] if direction[p] else -table[p]

@@ -146,3 +146,24 @@ def test_cli_rank_from_a_python_file(tmp_path, capsys):
         capsys.readouterr()
         assert main(["rank", spec, "--data", str(tmp_path / "d.npz")]) == 2
         assert msg in capsys.readouterr().err
+
+
+def test_ensemble_anchor_as_zc_ensemble(monkeypatch):
+    """From 50 candidates, a proxy ranking them against flops is left out of the score; anchor=None keeps it."""
+    import sys
+
+    rank_module = sys.modules["archscore.rank"]  # the attribute archscore.rank is the function
+
+    def fake(model, x, y, names, **kw):
+        w = float(model[0].out_features)
+        return {"flops": w, "params": w ** 2, "snip": -w}
+
+    monkeypatch.setattr(rank_module, "compute", fake)
+    cands = {f"w{w:02d}": mlp(w) for w in range(1, 61)}
+    w = np.arange(1, 61, dtype=float)
+    got = archscore.rank(cands, (X, Y), proxies=["flops", "params", "snip"], progress=False)
+    expected = rank_aggregate({"flops": w, "params": w ** 2})
+    np.testing.assert_allclose(got.set_index("name").loc[list(cands), "score"].to_numpy(), expected)
+    off = archscore.rank(cands, (X, Y), proxies=["flops", "params", "snip"], progress=False, anchor=None)
+    np.testing.assert_allclose(off.set_index("name").loc[list(cands), "score"].to_numpy(),
+                               rank_aggregate({"flops": w, "params": w ** 2, "snip": -w}))
