@@ -157,6 +157,7 @@ def _baselines(args, data_dir: Path, images: Path, zc: dict[str, np.ndarray] | N
     """The 200 cells, their targets and the label-free baselines SPOS is compared with."""
     from archscore.base import create_estimator
     from archscore.data import reference_batch
+    from archscore.predictors.zc_ensemble import ensemble_score
     from archscore.proxies import proxy_info
 
     ref, archs = _ref_cells(args, data_dir)
@@ -174,7 +175,7 @@ def _baselines(args, data_dir: Path, images: Path, zc: dict[str, np.ndarray] | N
     zc = {p: v if proxy_info(p)["higher_is_better"] else -v for p, v in zc.items()}
     rows = [{"method": name, "minutes": None, **_corr(truth, v)} for name, v in baselines.items()]
     rows.append({"method": "params+ref proxies (log-rank avg)", "minutes": None, **_corr(truth, _combine(*baselines.values()))})
-    rows.append({"method": "zc:ensemble (" + ", ".join(zc) + ")", "minutes": None, **_corr(truth, _combine(*zc.values()))})
+    rows.append({"method": "zc:ensemble (" + ", ".join(zc) + ")", "minutes": None, **_corr(truth, ensemble_score(zc))})
     return {"archs": archs, "truth": truth, "baselines": baselines, "zc": zc, "rows": rows}
 
 

@@ -45,6 +45,21 @@ def proxies_code_version() -> str:
     return h.hexdigest()[:12]
 
 
+def fwd_bwd_ms(model: Any, x: Any, y: Any, device: str, reps: int = 3) -> float:
+    """Median wall time (ms) of ``reps`` plain forward + cross-entropy backward passes, after one warm-up."""
+    times = []
+    for i in range(reps + 1):
+        model.zero_grad(set_to_none=True)
+        t0 = time.perf_counter()
+        F.cross_entropy(model(x), y).backward()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if i:
+            times.append(1000 * (time.perf_counter() - t0))
+    model.zero_grad(set_to_none=True)
+    return float(np.median(times))
+
+
 # --------------------------------------------------------------- scoring
 class Scorer:
     """Builds NB201 models reproducibly and scores / times them on one batch.
@@ -99,18 +114,7 @@ class Scorer:
     def fwd_bwd_ms(self, model: Any, reps: int = 3) -> float:
         """Median time of one plain forward + cross-entropy backward on the batch (after one warm-up)."""
         model = model.to(self.device)
-        x, y = self.inputs.to(self.device), self.targets.to(self.device)
-        times = []
-        for i in range(reps + 1):
-            model.zero_grad(set_to_none=True)
-            t0 = time.perf_counter()
-            F.cross_entropy(model(x), y).backward()
-            if self.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            if i:
-                times.append(1000 * (time.perf_counter() - t0))
-        model.zero_grad(set_to_none=True)
-        return float(np.median(times))
+        return fwd_bwd_ms(model, self.inputs.to(self.device), self.targets.to(self.device), self.device, reps)
 
     def timed_call(self, model: Any, proxies: list[str]) -> float:
         t0 = time.perf_counter()
@@ -314,17 +318,7 @@ def run_cost_model(model: nn.Module, inputs: Any, targets: Any, proxies: list[st
     x, y = inputs.to(device), targets.to(device)
     fb, suite = [], []
     for _ in tqdm(range(reps), desc=f"cost {label}", disable=not progress, unit="rep"):
-        times = []
-        for i in range(4):
-            model.zero_grad(set_to_none=True)
-            t0 = time.perf_counter()
-            F.cross_entropy(model(x), y).backward()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            if i:
-                times.append(1000 * (time.perf_counter() - t0))
-        model.zero_grad(set_to_none=True)
-        fb.append(float(np.median(times)))
+        fb.append(fwd_bwd_ms(model, x, y, device))
         t0 = time.perf_counter()
         archscore.proxies.compute(model, x, y, proxies, seed=seed, device=device, nan_policy="warn")
         suite.append(1000 * (time.perf_counter() - t0))

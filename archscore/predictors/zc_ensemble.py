@@ -93,6 +93,7 @@ from scipy.stats import rankdata
 from archscore.arch import Arch
 from archscore.base import Estimator, Tags, register_estimator
 from archscore.encodings.zc import lookup_scores
+from archscore.metrics import spearman
 from archscore.testing import TEST_SPACE
 
 logger = logging.getLogger(__name__)
@@ -157,10 +158,7 @@ def rank_aggregate(
     unknown = sorted(set(higher_is_better) - set(scores))
     if unknown:
         raise ValueError(f"higher_is_better names proxies without scores: {unknown}")
-    columns = {}
-    for name, values in scores.items():
-        v = np.asarray(values, dtype=float).reshape(-1)
-        columns[name] = v if higher_is_better.get(name, True) else -v
+    columns = _oriented(scores, higher_is_better)
     lengths = {name: v.shape[0] for name, v in columns.items()}
     n = next(iter(lengths.values()))
     if any(m != n for m in lengths.values()):
@@ -213,35 +211,29 @@ def anchored_proxies(
     -0.53 with the validation accuracy on the 289 architectures of the
     development file). No label is read: only the candidates' proxy scores.
     """
-    higher_is_better = dict(higher_is_better or {})
-    names = list(scores)
     if anchor not in scores:
-        return names
-    n = len(np.asarray(scores[anchor]).reshape(-1))
+        return list(scores)
+    columns = _oriented(scores, higher_is_better)
+    lengths = {p: v.shape[0] for p, v in columns.items()}
+    n = lengths[anchor]
     ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool).reshape(-1)
-    lengths = {p: len(np.asarray(v).reshape(-1)) for p, v in scores.items()}
     if ok.shape != (n,) or any(m != n for m in lengths.values()):
         raise ValueError(f"every proxy and valid need one value per candidate; got lengths {lengths}, valid {ok.shape[0]}")
-
-    def oriented(name: str) -> np.ndarray:
-        v = np.asarray(scores[name], dtype=float).reshape(-1)
-        return v if higher_is_better.get(name, True) else -v
-
-    a = oriented(anchor)
+    a = columns[anchor]
     kept = []
-    for name in names:
-        if name == anchor:
-            kept.append(name)
-            continue
-        v = oriented(name)
+    for name, v in columns.items():
         both = ok & ~np.isnan(v) & ~np.isnan(a)
-        if both.sum() < min_candidates or np.ptp(v[both]) == 0 or np.ptp(a[both]) == 0:
-            kept.append(name)
-            continue
-        rv, ra = rankdata(v[both]), rankdata(a[both])
-        if float(np.corrcoef(rv, ra)[0, 1]) > min_corr:
+        too_few = both.sum() < min_candidates or np.ptp(v[both]) == 0 or np.ptp(a[both]) == 0
+        if name == anchor or too_few or spearman(a[both], v[both]) > min_corr:
             kept.append(name)
     return kept
+
+
+def _oriented(scores: Mapping[str, Sequence[float]], higher_is_better: Mapping[str, bool] | None) -> dict[str, np.ndarray]:
+    """Each proxy's values as a float vector, negated where lower is better (default: higher is better)."""
+    direction = dict(higher_is_better or {})
+    return {name: (v if direction.get(name, True) else -v)
+            for name, v in ((name, np.asarray(values, dtype=float).reshape(-1)) for name, values in scores.items())}
 
 
 def ensemble_score(

@@ -23,7 +23,7 @@ import pandas as pd
 import archscore
 from archscore.arch import Arch
 from archscore.base import Estimator, create_estimator
-from archscore.predictors.zc_ensemble import ensemble_score
+from archscore.predictors.zc_ensemble import ANCHOR_MIN_CORR, ensemble_score
 from archscore.proxies import list_proxies, proxy_info
 from archscore.store import ScoreStore, fingerprint
 
@@ -309,4 +309,4 @@ class Pool:
         direction = {c: bool(proxy_info(c)["higher_is_better"]) for c in cols if c in known}
         valid = [a.is_connected() for a in archs]
         return ensemble_score({c: sub[c].to_numpy(dtype=float) for c in cols}, direction, valid=valid, method=method,
-                              anchor=params.get("anchor"), anchor_min_corr=float(params.get("anchor_min_corr", 0.2)))
+                              anchor=params.get("anchor"), anchor_min_corr=float(params.get("anchor_min_corr", ANCHOR_MIN_CORR)))
