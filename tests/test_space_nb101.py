@@ -32,6 +32,31 @@ def test_tiny_network_parameter_count_by_hand():
     assert net(torch.randn(2, 3, 8, 8)).shape == (2, 10)
 
 
+def test_naslib_init_draws_and_torch_init_differs():
+    arch = NB101Space().from_spec([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", "conv3x3-bn-relu", "output"])
+    torch.manual_seed(0)
+    net = NB101Space(stem_channels=64, num_stacks=1, cells_per_stack=1).build(arch)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    # stem 3x3 (3 -> 64), vertex conv3x3 and projection 1x1 (64 -> 64): std sqrt(2 / (k*k*C_out))
+    assert [c.kernel_size[0] for c in convs] == [3, 3, 1]
+    for conv in convs:
+        k = conv.kernel_size[0]
+        assert conv.weight.std().item() == pytest.approx((2 / (k * k * 64)) ** 0.5, rel=0.1)
+        assert conv.weight.mean().abs().item() < 0.2 * (2 / (k * k * 64)) ** 0.5
+    assert net.classifier.weight.std().item() == pytest.approx(0.01, rel=0.15)
+    assert torch.count_nonzero(net.classifier.bias).item() == 0
+    # same seed, same weights; PyTorch's default differs (uniform, bias != 0) and draws nothing extra
+    torch.manual_seed(0)
+    again = NB101Space(stem_channels=64, num_stacks=1, cells_per_stack=1).build(arch)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+    torch.manual_seed(0)
+    plain = NB101Space(stem_channels=64, num_stacks=1, cells_per_stack=1, init="torch").build(arch)
+    assert torch.count_nonzero(plain.classifier.bias).item() > 0
+    assert plain.layers[0][0].weight.abs().max().item() <= (1 / 27) ** 0.5  # kaiming-uniform(a=sqrt 5) bound 1/sqrt(fan_in)
+    with pytest.raises(ValueError, match="init"):
+        NB101Space(init="xavier")
+
+
 def test_projection_truncation_and_downsampling_forward():
     space = NB101Space(stem_channels=6, num_stacks=2, cells_per_stack=1)
     # vertex 1 (width 3) feeds vertex 2 (width 3) and the output; input feeds output directly (projection added)

@@ -34,6 +34,15 @@ channel count of their successors, edges from the cell input are 1x1
 conv-BN-ReLU projections, edges between vertices truncate channels, the
 output concatenates its inputs and adds a projection of the cell input when
 the input feeds the output directly.
+
+Initialisation (``init``): ``"naslib"`` (the default) draws the weights as
+NASBench-PyTorch's network does, and so as the network NASLib scored for
+NAS-Bench-Suite-Zero: convolution weights from ``N(0, 2 / (k * k * C_out))``,
+BatchNorm scale 1 and shift 0, the classifier's weights from ``N(0, 0.01^2)``
+and its bias 0. ``"torch"`` keeps PyTorch's default initialisation. The
+original TensorFlow benchmark trained from TensorFlow's own initialisers;
+neither choice changes the architecture or its parameter count, only the
+untrained weights that zero-cost proxies see.
 """
 
 from __future__ import annotations
@@ -58,6 +67,8 @@ NB101_OPS: tuple[str, ...] = (CONV3X3, CONV1X1, MAXPOOL3X3)
 #: NASLib's op codes in compact keys (index = code).
 NASLIB_NB101_CODES: tuple[str, ...] = (INPUT_OP, OUTPUT_OP, MAXPOOL3X3, CONV1X1, CONV3X3)
 MAX_VERTICES = 7
+#: Weight initialisations of :meth:`NB101Space.build` (see the module docstring).
+NB101_INITS: tuple[str, ...] = ("naslib", "torch")
 MAX_EDGES = 9
 _NASLIB_FORM = ("NASLib's NB101 key: an n x n adjacency matrix flattened row by row, then n op codes "
                 "(0 input, 1 output, 2 maxpool3x3, 3 conv1x1-bn-relu, 4 conv3x3-bn-relu), n <= 7, "
@@ -153,12 +164,18 @@ class NB101Space(SearchSpace):
     cells_per_stack : int, default=3
         Smaller values build tiny networks for tests; they are then no longer
         the benchmark's network.
+    init : {"naslib", "torch"}, default="naslib"
+        How :meth:`build` initialises the weights: as the network NASLib scored
+        (NASBench-PyTorch's rule, see the module docstring) or PyTorch's default.
     """
 
     name = "nb101"
     ops = NB101_OPS
 
-    def __init__(self, stem_channels: int = 128, num_stacks: int = 3, cells_per_stack: int = 3) -> None:
+    def __init__(self, stem_channels: int = 128, num_stacks: int = 3, cells_per_stack: int = 3, init: str = "naslib") -> None:
+        if init not in NB101_INITS:
+            raise unknown_choice_error("NB101 init", init, NB101_INITS)
+        self.init = init
         for label, v in (("stem_channels", stem_channels), ("num_stacks", num_stacks), ("cells_per_stack", cells_per_stack)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"NB101 option {label} must be a positive integer, got {v!r}")
@@ -298,11 +315,37 @@ class NB101Space(SearchSpace):
 
     # -------------------------------------------------------------- model
     def build(self, arch: Arch, num_classes: int = 10):
-        """The benchmark's untrained network for ``arch`` (PyTorch default init)."""
+        """The benchmark's untrained network for ``arch`` (weights drawn as ``init`` says)."""
         num_classes = self._check_num_classes(num_classes)
         m, ops = self.pruned_spec(arch)
-        return NB101Network(m, ops, stem_channels=self.stem_channels, num_stacks=self.num_stacks,
-                            cells_per_stack=self.cells_per_stack, num_classes=num_classes)
+        net = NB101Network(m, ops, stem_channels=self.stem_channels, num_stacks=self.num_stacks,
+                           cells_per_stack=self.cells_per_stack, num_classes=num_classes)
+        if self.init == "naslib":
+            naslib_init(net)
+        return net
+
+
+def naslib_init(net: nn.Module) -> nn.Module:
+    """Draw ``net``'s weights as NASBench-PyTorch's NAS-Bench-101 network does (in place; returns ``net``).
+
+    Convolutions ``N(0, 2 / (k_h * k_w * C_out))`` (He's rule over the fan-out),
+    bias 0; BatchNorm scale 1, shift 0; linear layers ``N(0, 0.01^2)``, bias 0.
+    Uses the global torch RNG, in module order.
+    """
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, nn.Conv2d):
+                fan_out = mod.kernel_size[0] * mod.kernel_size[1] * mod.out_channels
+                mod.weight.normal_(0.0, (2.0 / fan_out) ** 0.5)
+                if mod.bias is not None:
+                    mod.bias.zero_()
+            elif isinstance(mod, nn.BatchNorm2d):
+                mod.weight.fill_(1.0)
+                mod.bias.zero_()
+            elif isinstance(mod, nn.Linear):
+                mod.weight.normal_(0.0, 0.01)
+                mod.bias.zero_()
+    return net
 
 
 def vertex_channels(in_channels: int, out_channels: int, matrix: np.ndarray) -> list[int]:
