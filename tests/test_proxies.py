@@ -194,6 +194,17 @@ def test_meco_term_of_a_singular_correlation_is_exactly_zero_without_a_solve(mon
     assert len(calls) == 2
 
 
+def test_meco_term_of_a_single_channel_is_its_self_correlation():
+    """One channel: corrcoef gives a scalar; its 1x1 matrix has eigenvalue 1 (0 for a constant channel), no error."""
+    from archscore.proxies import meco as meco_mod
+
+    x = torch.randn(2, 1, 3, 3, generator=torch.Generator().manual_seed(0))
+    assert meco_mod.min_correlation_eigenvalue(x) == pytest.approx(1.0, abs=1e-12)
+    assert meco_mod.min_correlation_eigenvalue(torch.ones(2, 1, 3, 3)) == 0.0  # constant: NaN correlation zeroed
+    net = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1), nn.ReLU(), nn.Conv2d(1, 2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    assert np.isfinite(P.compute(net, torch.randn(4, 3, 6, 6), None, ["meco"])["meco"])
+
+
 class _SharedOutputs(nn.Module):
     """Module outputs that are the same tensor object: an in-place ReLU, a Sequential, an empty shortcut."""
 

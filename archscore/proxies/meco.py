@@ -25,6 +25,8 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
     observations; the reference zeroes its all-NaN matrix, whose eigenvalues
     are 0, so skipping leaves every sum unchanged) and for outputs that are not
     floating-point tensors with a channel dimension or give a non-finite value.
+    A single channel gives its 1x1 correlation matrix's entry: 1, or 0 for a
+    constant channel (deviation: the reference's solver raises on it).
     """
     t = _feature_tensor(output)
     if t is None:
@@ -36,7 +38,9 @@ def min_correlation_eigenvalue(output: Any) -> float | None:
         # centred over P positions, C channels span at most P - 1 < C dimensions: the correlation matrix is
         # singular and its minimum eigenvalue exactly 0 (a solver returns rounding noise of ~1e-15 instead)
         return 0.0
-    corr = torch.corrcoef(fea)
+    # one channel: corrcoef returns a scalar; as a 1x1 matrix its eigenvalue is the channel's self-correlation
+    # (1, or 0 for a constant channel after the NaN is zeroed), where the reference's eigen-solver fails on a scalar
+    corr = torch.corrcoef(fea).reshape(fea.shape[0], fea.shape[0])
     corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
     v = float(torch.linalg.eigvalsh(corr).min())
     return v if math.isfinite(v) else None
