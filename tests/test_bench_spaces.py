@@ -71,6 +71,7 @@ def test_proxies_recorded_values_by_hand(micro_file, tmp_path, capsys):
     md = (out / "results.md").read_text()
     assert md.startswith("# archscore bench proxies --space tnb101_micro") and "zc:ensemble (nwot+jacov+flops)" in md
     assert "hard_network" not in md  # NB201-only options stay out of the settings
+    assert res["config"]["batch_size"] == 32  # Suite-Zero's batch by default
     assert "best single proxy" in printed
 
 
@@ -81,6 +82,8 @@ def test_proxies_space_errors(micro_file, tmp_path, capsys):
     assert "task 'normal' is not in zc_transbench101_micro_dev.json; its tasks are: class_scene, jigsaw" in capsys.readouterr().err
     assert main(base + ["--compute"]) == 2
     assert "--compute scores CIFAR-10 networks: spaces nb101, nb301, not 'tnb101_micro'" in capsys.readouterr().err
+    assert main(base + ["--compute-proxies", "meco,bogus"]) == 2
+    assert "unknown compute proxies ['bogus']" in capsys.readouterr().err
 
 
 def test_compute_on_nb101_matches_params_exactly(tmp_path):
@@ -99,10 +102,16 @@ def test_compute_on_nb101_matches_params_exactly(tmp_path):
     out = tmp_path / "out"
     main(["bench", "proxies", "--space", "nb101", "--zc-file", str(zc), "--compute", "--compute-n", "6", "--images", str(images),
           "--batch-size", "4", "--space-options", "stem_channels=4,num_stacks=1,cells_per_stack=1", "--n-boot", "20",
-          "--out", str(out)])
+          "--compute-proxies", "params,snip,nwot", "--out", str(out)])
     res = json.loads((out / "results.json").read_text())
     comp = res["compute"][0]
-    assert comp["n"] == 6 and set(comp["proxies"]) == {"params", "snip"}
+    assert comp["n"] == 6 and set(comp["proxies"]) == {"params", "snip"}  # compared: the recorded ones computed
+    # ours: the proxies asked for plus zc:ensemble's own set, and the ensemble itself (all kept below 50 candidates)
+    assert list(comp["ours"]) == ["params", "snip", "nwot", "meco", "jacov", "synflow", "flops", "zc:ensemble", "best_single"]
+    assert comp["ours"]["zc:ensemble"]["proxies"] == ["meco", "jacov", "synflow", "flops"]
+    assert comp["ours"]["params"]["spearman"] == pytest.approx(p_ours := comp["proxies"]["params"]["ours"]["spearman"])
+    assert comp["ours"]["best_single"] in comp["ours"] and p_ours <= max(
+        e["spearman"] for k, e in comp["ours"].items() if k not in ("zc:ensemble", "best_single") and e["spearman"] is not None)
     p = comp["proxies"]["params"]
     assert p["agreement"] == pytest.approx(1.0) and p["difference"]["value"] == pytest.approx(0.0)
     assert p["ours"]["spearman"] == pytest.approx(p["recorded"]["spearman"])
@@ -170,3 +179,25 @@ def test_recorded_ensemble_leaves_out_a_proxy_ranking_against_flops():
     # 40 architectures: too few to act on, the fixed set is kept
     res40, _ = run_recorded(table.head(40), "t", None, n_boot=20, seed=0)
     assert res40["ensemble_proxies"] == ["nwot", "jacov", "flops"]
+
+
+def test_ensemble_on_our_scores_by_hand():
+    """The computed zc:ensemble: default proxies, anchored on our flops, log-rank; checked against the best single proxy."""
+    from archscore.bench.proxy_spaces import _ensemble_on_ours
+    from archscore.predictors.zc_ensemble import ensemble_score
+
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=80)
+    cols = {"meco": y + rng.normal(0, 0.5, 80), "jacov": -y + rng.normal(0, 0.5, 80), "synflow": y + rng.normal(0, 1.0, 80),
+            "flops": y + rng.normal(0, 0.8, 80), "nwot": y + rng.normal(0, 0.2, 80)}
+    names = list(cols)
+    out, checks = _ensemble_on_ours(cols, y, names, "t", n_boot=10, seed=0)
+    assert out["zc:ensemble"]["proxies"] == ["meco", "synflow", "flops"]  # jacov ranks against flops: left out
+    members = {p: cols[p] for p in ("meco", "jacov", "synflow", "flops")}
+    assert out["zc:ensemble"]["spearman"] == pytest.approx(spearmanr(ensemble_score(members), y)[0])
+    assert out["zc:ensemble"]["spearman"] == pytest.approx(spearmanr(rank_aggregate({p: cols[p] for p in ("meco", "synflow", "flops")}), y)[0])
+    assert out["best_single"] == "nwot"  # the least noisy, picked with the labels
+    assert out["jacov"]["spearman"] == pytest.approx(spearmanr(cols["jacov"], y)[0])
+    (c,) = checks
+    assert c["check"] == "t: zc:ensemble on our scores >= best computed proxy (nwot)"
+    assert c["passed"] == (out["zc:ensemble"]["spearman"] >= out["nwot"]["spearman"]) and not c["passed"]

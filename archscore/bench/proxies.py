@@ -76,6 +76,8 @@ from archscore.predictors.zc_ensemble import DEFAULT_PROXIES
 from archscore.proxies import ReferenceNB201Space, list_proxies
 
 PROTOCOLS = ("full", "hard", "cost", "design", "cost-resnet")
+#: Default minibatch of the NB201 protocols.
+NB201_BATCH = 64
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,6 +92,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--space nb101/nb301: also compute archscore's proxies on --compute-n of the file's architectures "
                         "and compare with the recorded ones")
     p.add_argument("--compute-n", type=int, default=60, help="architectures scored by --compute")
+    p.add_argument("--compute-proxies", default=None,
+                   help="--compute: comma-separated proxies to compute, recorded or not (default: the recorded ones --proxies "
+                        "selects); zc:ensemble's are always computed")
     p.add_argument("--table", type=Path, default=None, help=f"NB201 CSV with the targets (default: DATA/{NB201_CSV})")
     p.add_argument("--ref", type=Path, default=None, help=f"reference-score CSV of the hard protocol (default: DATA/{REF_CSV})")
     p.add_argument("--images", type=Path, default=None, help=f"images: an .npz, the CIFAR-10 JPEG tarball or a data folder (default: DATA/{IMAGES_NPZ})")
@@ -99,7 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=300, help="cells in the full-space sample")
     p.add_argument("--seed", type=int, default=0, help="sampling, bootstrap and proxy seed")
     p.add_argument("--init-seed", type=int, default=42, help="torch.manual_seed before building each model (42 as the reference code)")
-    p.add_argument("--batch-size", type=int, default=64, help="images in the minibatch")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="images in the minibatch (default: 64; --space other than nb201: 32, the batch NAS-Bench-Suite-Zero's "
+                        "proxies were computed on)")
     p.add_argument("--target", default="valid_acc_200ep", help="target column (the full protocol also reports test_acc_200ep)")
     p.add_argument("--proxies", default=None, help="comma-separated proxies (default: all registered); zc:ensemble's are always computed")
     p.add_argument("--cost-n", type=int, default=30, help="cells of the full-space sample timed in the cost protocol")
@@ -224,7 +231,10 @@ def build_report(results: dict[str, Any]) -> Report:
 def run(args: argparse.Namespace) -> int:
     """Run the selected protocols, print the report, write ``OUT/results.json`` and ``OUT/results.md``; 1 if a check failed."""
     if args.space != "nb201":
-        return run_space(args, parse_list(args.proxies, "proxies"), parse_space_options(args.space_options))
+        return run_space(args, parse_list(args.proxies, "proxies"), parse_space_options(args.space_options),
+                         parse_list(args.compute_proxies, "compute proxies", list_proxies()))
+    if args.batch_size is None:
+        args.batch_size = NB201_BATCH
     protocols = parse_list(args.protocol, "protocol", PROTOCOLS)
     known = list_proxies()
     requested = parse_list(args.proxies, "proxies", known) or list(known)

@@ -21,14 +21,20 @@ Two protocols, on the development share of Suite-Zero's files
     builder (``--space-options`` for a smaller network, e.g.
     ``stem_channels=16,cells_per_stack=1``; then it is not the network NASLib
     scored), after ``torch.manual_seed(--init-seed)``, and scored with
-    archscore's implementation of each recorded proxy on one CIFAR-10 batch
-    (:func:`archscore.data.load_batch`, ``--batch-size`` images of
-    ``--images``, seed ``--seed``). Reported per proxy: our Spearman with
-    ``val_accuracy``, the recorded proxy's Spearman on the same
-    architectures, their difference with a paired-bootstrap 95% interval,
-    and the per-architecture Spearman agreement of our scores with the
-    recorded ones. Check: the difference within 0.05. Scores are cached in
-    ``OUT/scores.db`` (an interrupted run resumes).
+    archscore's implementation of each proxy of ``--compute-proxies``
+    (default: the recorded ones) and of ``zc:ensemble``'s own set on one
+    CIFAR-10 batch (:func:`archscore.data.load_batch`, ``--batch-size``
+    images of ``--images``, seed ``--seed``; default :data:`SUITE_ZERO_BATCH`
+    images, the batch the recorded scores were computed on). Reported per
+    recorded proxy: our Spearman with ``val_accuracy``, the recorded proxy's
+    Spearman on the same architectures, their difference with a
+    paired-bootstrap 95% interval, and the per-architecture Spearman
+    agreement of our scores with the recorded ones (check: the difference
+    within 0.05); then ``zc:ensemble`` as ``create_estimator("zc:ensemble")``
+    computes it on these networks (its default proxies, anchored on our
+    ``flops``) next to every proxy computed (check: >= the best of them,
+    picked with the labels). Scores are cached in ``OUT/scores.db`` (an
+    interrupted run resumes).
 
 Writes ``OUT/results.json`` and ``OUT/results.md``; exits with status 1 when a check fails.
 """
@@ -52,16 +58,21 @@ from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, compl
                                         recorded_proxies, resolve_tasks, space_file)
 from archscore.data import load_batch, resolve_data_file
 from archscore.metrics import spearman
-from archscore.predictors.zc_ensemble import anchored_proxies, rank_aggregate
-from archscore.proxies import list_proxies
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, anchored_proxies, ensemble_score, rank_aggregate
+from archscore.proxies import list_proxies, proxy_info
 
 logger = logging.getLogger(__name__)
 
 ENSEMBLE = "zc:ensemble"
 ENSEMBLE_AGREE = "zc:ensemble-agree"
 #: The options of ``bench proxies`` that this mode reads (the NB201 protocols' others are left out of the report).
-SETTINGS = ("space", "data", "zc_file", "tasks", "proxies", "seed", "n_boot", "compute", "compute_n", "images", "batch_size",
+SETTINGS = ("space", "data", "zc_file", "tasks", "proxies", "seed", "n_boot", "compute", "compute_n", "compute_proxies", "images",
+            "batch_size",
             "init_seed", "space_options", "device", "threads", "budget_minutes", "out")
+#: Default minibatch of ``--compute``: NAS-Bench-Suite-Zero's. Inferred from the recorded ``jacov``, which is at most
+#: ``-N`` for a batch of ``N`` (``-sum(log v + 1/v)`` over the ``N`` eigenvalues of a correlation matrix, whose mean is 1):
+#: its largest values in the development files are -32.16 (NB101), -32.18 (NB301) and -32.01 (TransNAS-Bench-101).
+SUITE_ZERO_BATCH = 32
 #: ``compute``: our Spearman must lie within this distance of the recorded proxy's own.
 COMPUTE_MARGIN = 0.05
 
@@ -131,17 +142,20 @@ def run_recorded(table, task: str, proxies: list[str] | None, *, n_boot: int, se
 
 # ----------------------------------------------------------------- compute
 def run_compute(args, space_name: str, data, table, task: str, proxies: list[str] | None, space_options: dict[str, int],
-                progress: bool) -> tuple[dict, list]:
-    """Our proxies on the space's networks vs the recorded ones, on the same architectures."""
+                progress: bool, compute_proxies: list[str] | None = None) -> tuple[dict, list]:
+    """Our proxies on the space's networks vs the recorded ones, on the same architectures, and ``zc:ensemble`` on ours."""
     if space_name not in COMPUTE_SPACES:
         raise ValueError(f"--compute scores CIFAR-10 networks: spaces {', '.join(COMPUTE_SPACES)}, not {space_name!r}")
     space = archscore.get_space(space_name, **space_options)
     known = set(list_proxies())
     varying = recorded_proxies(table)
-    names = [p for p in varying if p in known and (proxies is None or p in proxies)]
-    if not names:
-        raise ValueError(f"none of the recorded proxies {varying} is a registered proxy selected by --proxies")
-    ok = np.flatnonzero(complete_rows(table[names + ["val_accuracy"]]))
+    if compute_proxies is None:
+        names = [p for p in varying if p in known and (proxies is None or p in proxies)]
+    else:
+        names = list(dict.fromkeys(compute_proxies))
+    names += [p for p in DEFAULT_PROXIES if p not in names]  # zc:ensemble's own set is always computed
+    compared = [p for p in names if p in varying]
+    ok = np.flatnonzero(complete_rows(table[varying + ["val_accuracy"]]))
     if args.compute_n > len(ok):
         raise ValueError(f"--compute-n {args.compute_n} exceeds the {len(ok)} complete records of task {task!r}")
     rows = ok[np.random.default_rng(args.seed).choice(len(ok), size=args.compute_n, replace=False)]
@@ -159,7 +173,7 @@ def run_compute(args, space_name: str, data, table, task: str, proxies: list[str
     y = table["val_accuracy"].to_numpy(dtype=float)[rows]
     entries: dict[str, Any] = {}
     checks = []
-    for p in names:
+    for p in compared:
         ours, rec = cols[p], table[p].to_numpy(dtype=float)[rows]
         e = {"ours": correlations(y, ours, n_boot=args.n_boot, seed=args.seed),
              "recorded": correlations(y, rec, n_boot=args.n_boot, seed=args.seed)}
@@ -173,7 +187,7 @@ def run_compute(args, space_name: str, data, table, task: str, proxies: list[str
         entries[p] = e
         checks.append(check(f"{task}: {p} computed - recorded Spearman", None if diff is None else diff[0], 0.0,
                             within=COMPUTE_MARGIN))
-    chosen = ensemble_proxies(names)
+    chosen = ensemble_proxies(compared)
     chosen = anchored_proxies({p: cols[p] for p in chosen})  # on our scores, as zc:ensemble would
     if chosen:
         ours = rank_aggregate({p: cols[p] for p in chosen})
@@ -183,11 +197,39 @@ def run_compute(args, space_name: str, data, table, task: str, proxies: list[str
         diff = paired_difference(y, ours, rec, n_boot=args.n_boot, seed=args.seed)
         entries[ENSEMBLE]["difference"] = None if diff is None else {"value": diff[0], "ci": [diff[1], diff[2]]}
         entries[ENSEMBLE]["agreement"] = spearman(rec, ours)
+    ours_only, ens_checks = _ensemble_on_ours(cols, y, names, task, n_boot=args.n_boot, seed=args.seed)
+    checks += ens_checks
     n_params = [sum(q.numel() for q in scorer.build(a).parameters()) for a in archs[: min(k, 5)]]
     res = {"task": task, "n": k, "n_planned": int(args.compute_n), "network": f"{type(space).__name__}({space_options})",
-           "batch": batch_desc, "proxies": entries, "ms_median": float(np.median(ms)) if k else None,
+           "batch": batch_desc, "proxies": entries, "ours": ours_only, "ms_median": float(np.median(ms)) if k else None,
            "params_first": n_params}
     return res, checks
+
+
+def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[str], task: str, *, n_boot: int,
+                      seed: int) -> tuple[dict[str, Any], list]:
+    """``zc:ensemble`` as a user gets it (its default proxies, anchored, on our scores) against every proxy we computed.
+
+    Each proxy is oriented by its registered ``higher_is_better``; the best
+    single proxy is picked with the labels (an oracle choice). Check: the
+    ensemble >= that proxy.
+    """
+    hib = {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
+    out: dict[str, Any] = {}
+    for p in names:
+        out[p] = correlations(y, cols[p] if hib[p] else -cols[p], n_boot=n_boot, seed=seed)
+    members = [p for p in DEFAULT_PROXIES if p in cols]
+    kept = anchored_proxies({p: cols[p] for p in members}, {p: hib[p] for p in members})
+    score = ensemble_score({p: cols[p] for p in members}, {p: hib[p] for p in members})
+    out[ENSEMBLE] = correlations(y, score, n_boot=n_boot, seed=seed) | {"proxies": kept}
+    singles = {p: out[p]["spearman"] for p in names if out[p]["spearman"] is not None}
+    checks = []
+    if singles:
+        best = max(singles, key=lambda p: singles[p])
+        out["best_single"] = best
+        checks.append(check(f"{task}: {ENSEMBLE} on our scores >= best computed proxy ({best})", out[ENSEMBLE]["spearman"],
+                            singles[best]))
+    return out, checks
 
 
 # ------------------------------------------------------------------ report
@@ -226,15 +268,33 @@ def build_report(results: dict[str, Any]) -> Report:
                        f"parameters of the first built networks: {', '.join(f'{p:,}' for p in res['params_first'])}",
                        "agreement: per-architecture Spearman of our scores with the recorded ones",
                        table=table)
+        ours = res.get("ours")
+        if ours:
+            table = Table(["proxy", "Spearman", "Kendall"])
+            for name, e in ours.items():
+                if name == "best_single":
+                    continue
+                label = f"{name} ({'+'.join(e['proxies'])})" if "proxies" in e else name
+                table.add(label, _ci(e), _ci(e, "kendall"))
+            report.section(f"{ENSEMBLE} on our scores, {res['task']}: {res['n']} architectures",
+                           f"{ENSEMBLE}: its default proxies ({', '.join(DEFAULT_PROXIES)}) computed on the network, less those "
+                           "with Spearman <= 0.2 with flops over these architectures, log-rank aggregated (what "
+                           "create_estimator('zc:ensemble') computes; no labels read)",
+                           f"best single proxy: {ours.get('best_single', 'n/a')}, chosen with the labels among the proxies computed here",
+                           table=table)
     add_checks(report, results["checks"])
     return report
 
 
-def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options: dict[str, int]) -> int:
+def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options: dict[str, int],
+              compute_proxies: list[str] | None = None) -> int:
     """``archscore bench proxies --space X`` for a Suite-Zero space; 1 if a check failed.
 
-    ``proxies`` (None: all recorded) and ``space_options`` are the parsed ``--proxies`` and ``--space-options``.
+    ``proxies`` (None: all recorded), ``space_options`` and ``compute_proxies`` (None: the recorded ones selected)
+    are the parsed ``--proxies``, ``--space-options`` and ``--compute-proxies``.
     """
+    if args.batch_size is None:
+        args.batch_size = SUITE_ZERO_BATCH
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.compute_n < 2:
@@ -257,7 +317,7 @@ def run_space(args: argparse.Namespace, proxies: list[str] | None, space_options
         results["recorded"].append(res)
         results["checks"] += checks
         if args.compute:
-            res, checks = run_compute(args, args.space, data, table, task, proxies, space_options, progress)
+            res, checks = run_compute(args, args.space, data, table, task, proxies, space_options, progress, compute_proxies)
             results.setdefault("compute", []).append(res)
             results["checks"] += checks
     results["seconds"] = time.perf_counter() - t0
