@@ -67,8 +67,7 @@ ENSEMBLE = "zc:ensemble"
 ENSEMBLE_AGREE = "zc:ensemble-agree"
 #: The options of ``bench proxies`` that this mode reads (the NB201 protocols' others are left out of the report).
 SETTINGS = ("space", "data", "zc_file", "tasks", "proxies", "seed", "n_boot", "compute", "compute_n", "compute_proxies", "images",
-            "batch_size",
-            "init_seed", "space_options", "device", "threads", "budget_minutes", "out")
+            "batch_size", "init_seed", "space_options", "device", "threads", "budget_minutes", "out")
 #: Default minibatch of ``--compute``: NAS-Bench-Suite-Zero's. Inferred from the recorded ``jacov``, which is at most
 #: ``-N`` for a batch of ``N`` (``-sum(log v + 1/v)`` over the ``N`` eigenvalues of a correlation matrix, whose mean is 1):
 #: its largest values in the development files are -32.16 (NB101), -32.18 (NB301) and -32.01 (TransNAS-Bench-101).
@@ -212,7 +211,8 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
 
     Each proxy is oriented by its registered ``higher_is_better``; the best
     single proxy is picked with the labels (an oracle choice). Check: the
-    ensemble >= that proxy.
+    ensemble >= that proxy. Returns ``({"proxies": {name: correlations},
+    "best_single": name or None}, checks)``.
     """
     hib = {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
     out: dict[str, Any] = {}
@@ -223,13 +223,12 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
     score = ensemble_score({p: cols[p] for p in members}, {p: hib[p] for p in members})
     out[ENSEMBLE] = correlations(y, score, n_boot=n_boot, seed=seed) | {"proxies": kept}
     singles = {p: out[p]["spearman"] for p in names if out[p]["spearman"] is not None}
+    best = max(singles, key=lambda p: singles[p]) if singles else None
     checks = []
-    if singles:
-        best = max(singles, key=lambda p: singles[p])
-        out["best_single"] = best
+    if best is not None:
         checks.append(check(f"{task}: {ENSEMBLE} on our scores >= best computed proxy ({best})", out[ENSEMBLE]["spearman"],
                             singles[best]))
-    return out, checks
+    return {"proxies": out, "best_single": best}, checks
 
 
 # ------------------------------------------------------------------ report
@@ -271,16 +270,14 @@ def build_report(results: dict[str, Any]) -> Report:
         ours = res.get("ours")
         if ours:
             table = Table(["proxy", "Spearman", "Kendall"])
-            for name, e in ours.items():
-                if name == "best_single":
-                    continue
+            for name, e in ours["proxies"].items():
                 label = f"{name} ({'+'.join(e['proxies'])})" if "proxies" in e else name
                 table.add(label, _ci(e), _ci(e, "kendall"))
             report.section(f"{ENSEMBLE} on our scores, {res['task']}: {res['n']} architectures",
                            f"{ENSEMBLE}: its default proxies ({', '.join(DEFAULT_PROXIES)}) computed on the network, less those "
                            "with Spearman <= 0.2 with flops over these architectures, log-rank aggregated (what "
                            "create_estimator('zc:ensemble') computes; no labels read)",
-                           f"best single proxy: {ours.get('best_single', 'n/a')}, chosen with the labels among the proxies computed here",
+                           f"best single proxy: {ours['best_single'] or 'n/a'}, chosen with the labels among the proxies computed here",
                            table=table)
     add_checks(report, results["checks"])
     return report
