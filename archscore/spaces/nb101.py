@@ -67,9 +67,9 @@ NB101_OPS: tuple[str, ...] = (CONV3X3, CONV1X1, MAXPOOL3X3)
 #: NASLib's op codes in compact keys (index = code).
 NASLIB_NB101_CODES: tuple[str, ...] = (INPUT_OP, OUTPUT_OP, MAXPOOL3X3, CONV1X1, CONV3X3)
 MAX_VERTICES = 7
+MAX_EDGES = 9
 #: Weight initialisations of :meth:`NB101Space.build` (see the module docstring).
 NB101_INITS: tuple[str, ...] = ("naslib", "torch")
-MAX_EDGES = 9
 _NASLIB_FORM = ("NASLib's NB101 key: an n x n adjacency matrix flattened row by row, then n op codes "
                 "(0 input, 1 output, 2 maxpool3x3, 3 conv1x1-bn-relu, 4 conv3x3-bn-relu), n <= 7, "
                 "e.g. '(0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 1)'")
