@@ -53,13 +53,14 @@ import torch
 
 import archscore
 from archscore.bench.proxy_protocols import Scorer, correlations
+from archscore.bench.ranking import directions, ensemble_scores, oriented
 from archscore.bench.report import Report, Table, add_checks, check, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
 from archscore.data import load_batch, resolve_data_file
 from archscore.metrics import spearman
-from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, anchored_proxies, ensemble_score, rank_aggregate
-from archscore.proxies import list_proxies, proxy_info
+from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, anchored_proxies, rank_aggregate
+from archscore.proxies import list_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -214,14 +215,10 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
     ensemble >= that proxy. Returns ``({"proxies": {name: correlations},
     "best_single": name or None}, checks)``.
     """
-    hib = {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
-    out: dict[str, Any] = {}
-    for p in names:
-        out[p] = correlations(y, cols[p] if hib[p] else -cols[p], n_boot=n_boot, seed=seed)
+    out = {p: correlations(y, oriented(p, cols[p]), n_boot=n_boot, seed=seed) for p in names}
     members = [p for p in DEFAULT_PROXIES if p in cols]
-    kept = anchored_proxies({p: cols[p] for p in members}, {p: hib[p] for p in members})
-    score = ensemble_score({p: cols[p] for p in members}, {p: hib[p] for p in members})
-    out[ENSEMBLE] = correlations(y, score, n_boot=n_boot, seed=seed) | {"proxies": kept}
+    kept = anchored_proxies({p: cols[p] for p in members}, directions(members))
+    out[ENSEMBLE] = correlations(y, ensemble_scores(cols, proxies=members), n_boot=n_boot, seed=seed) | {"proxies": kept}
     singles = {p: out[p]["spearman"] for p in names if out[p]["spearman"] is not None}
     best = max(singles, key=lambda p: singles[p]) if singles else None
     checks = []

@@ -20,8 +20,9 @@ def directions(names: Sequence[str]) -> dict[str, bool]:
     return {p: bool(proxy_info(p)["higher_is_better"]) for p in names}
 
 
-def ensemble_scores(cols: Mapping[str, np.ndarray], valid: Sequence[bool], proxies: Sequence[str] = DEFAULT_PROXIES) -> np.ndarray:
-    """``zc:ensemble``'s score of each candidate: the flops-anchored log-rank aggregation of ``proxies`` (invalid cells last)."""
+def ensemble_scores(cols: Mapping[str, np.ndarray], valid: Sequence[bool] | None = None,
+                    proxies: Sequence[str] = DEFAULT_PROXIES) -> np.ndarray:
+    """``zc:ensemble``'s score of each candidate: the flops-anchored log-rank aggregation of ``proxies`` (invalid cells last; default all valid)."""
     return ensemble_score({p: cols[p] for p in proxies}, directions(proxies), valid=valid)
 
 
