@@ -294,7 +294,8 @@ def make_model(kind: str) -> nn.Module:
     raise ValueError(kind)
 
 
-UNDEFINED = {"resnet": set(), "nobn": {"zen"}, "vit": {"zen"}, "mlp": {"zen", "meco"}}  # vit: nwot reads its GELU
+AZ_UNDEFINED = {"az_expressivity", "az_progressivity", "az_trainability"}  # no two (N, C, H, W) stages
+UNDEFINED = {"resnet": set(), "nobn": {"zen"}, "vit": {"zen", *AZ_UNDEFINED}, "mlp": {"zen", "meco", *AZ_UNDEFINED}}  # vit: nwot reads its GELU
 
 
 def _batch(n=8, seed=0):

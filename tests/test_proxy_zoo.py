@@ -141,18 +141,19 @@ def make(kind: str):
 #: Proxies undefined per zoo member (NaN with the reason in ONE warning). Why:
 #: zen needs BatchNorm (GroupNorm/LayerNorm are not BatchNorm) and continuous inputs; meco needs
 #: outputs with >= 2 positions per channel (MLPs have none); synflow needs continuous inputs (its
-#: all-ones input); epe_nas groups samples by class (none for regression targets).
+#: all-ones input); epe_nas groups samples by class (none for regression targets); the AZ-NAS proxies need
+#: at least two stages with (N, C, H, W) feature maps (MLPs, the token model and the ViT's tokens have none).
 ZOO_UNDEFINED: dict[str, set[str]] = {
     "resnet_frelu": set(),
-    "mlp": {"zen", "meco"},
-    "mlp_dropout": {"zen", "meco"},
-    "vit": {"zen"},
+    "mlp": {"az_expressivity", "az_progressivity", "az_trainability", "zen", "meco"},
+    "mlp_dropout": {"az_expressivity", "az_progressivity", "az_trainability", "zen", "meco"},
+    "vit": {"az_expressivity", "az_progressivity", "az_trainability", "zen"},
     "gn_gelu_cnn": {"zen"},
-    "ln_silu_mlp": {"zen", "meco"},
+    "ln_silu_mlp": {"az_expressivity", "az_progressivity", "az_trainability", "zen", "meco"},
     "float64": set(),
     "float16": set(),
-    "text": {"zen", "synflow"},
-    "regression": {"zen", "meco", "epe_nas"},
+    "text": {"az_expressivity", "az_progressivity", "az_trainability", "zen", "synflow"},
+    "regression": {"az_expressivity", "az_progressivity", "az_trainability", "zen", "meco", "epe_nas"},
 }
 
 
@@ -348,8 +349,8 @@ def test_bad_arguments_give_clear_errors():
     y3 = y % 3
     with pytest.raises(ValueError, match="'snip' is undefined here: .*no conv/linear layer"):
         P.compute(NoParams(), x, y3, ["snip"])
-    with pytest.warns(RuntimeWarning, match="9 proxies are undefined"):
-        r = P.compute(NoParams(), x, y3)  # all proxies: the weight-based ones are NaN, the others defined
+    with pytest.warns(RuntimeWarning, match="12 proxies are undefined"):
+        r = P.compute(NoParams(), x, y3)  # all proxies: the weight-based and AZ-NAS ones are NaN, the others defined
     assert r["params"] == 0 and math.isfinite(r["nwot"]) and math.isnan(r["synflow"]) and math.isnan(r["grasp"])
 
     class Uncopyable(nn.Linear):

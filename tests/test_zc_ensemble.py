@@ -200,3 +200,16 @@ def test_anchored_proxies_length_mismatch_is_a_clear_error():
         anchored_proxies({"a": np.zeros(60), "flops": np.zeros(59)})
     with pytest.raises(ValueError, match="valid 3"):
         anchored_proxies({"a": np.zeros(60), "flops": np.zeros(60)}, valid=[True] * 3)
+
+
+def test_az_nas_score_is_the_ensemble_of_its_four_proxies():
+    from archscore.proxies import proxy_info, score_archs
+    from archscore.proxies.az_nas import AZ_NAS_PROXIES
+
+    archs, data = _tiny_inputs(5)
+    pred = archscore.create_estimator("zc:ensemble", proxies=AZ_NAS_PROXIES, anchor=None, space=TINY).predict(archs, data=data)
+    frame = score_archs(archs, *data, proxies=list(AZ_NAS_PROXIES), space=TINY, seed=0, progress=False)
+    direction = {p: proxy_info(p)["higher_is_better"] for p in AZ_NAS_PROXIES}
+    expected = rank_aggregate({p: frame[p].to_numpy(float) for p in AZ_NAS_PROXIES}, direction, valid=[a.is_connected() for a in archs])
+    np.testing.assert_allclose(pred, expected)
+    assert pred[-1] < pred[:-1].min()  # the disconnected cell

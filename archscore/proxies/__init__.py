@@ -33,8 +33,8 @@ from archscore.proxies.reference import ReferenceNB201Space
 
 # Importing the proxy modules registers the proxies and their providers.
 from archscore.proxies import (  # noqa: E402,F401
-    epe_nas, fisher, flops, grad_norm, grasp, jacobian, jacov, l2_norm, meco, nwot, params, plain, snip, synflow,
-    weight_grads, zen, zico,
+    az_expressivity, az_nas, az_progressivity, az_trainability, epe_nas, fisher, flops, grad_norm, grasp, jacobian, jacov,
+    l2_norm, meco, nwot, params, plain, snip, synflow, weight_grads, zen, zico,
 )
 
 __all__ = [

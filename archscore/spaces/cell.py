@@ -255,6 +255,10 @@ class CellNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
+    def feature_stages(self) -> list[nn.Module]:
+        """The stem and every cell and reduction block (the stages AZ-NAS's proxies read)."""
+        return [self.stem, *self.cells]
+
     def forward(self, x):
         x = self.lastact(self.cells(self.stem(x)))
         return self.classifier(self.global_pooling(x).flatten(1))

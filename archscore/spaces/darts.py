@@ -414,6 +414,10 @@ class DartsNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)
 
+    def feature_stages(self) -> list[nn.Module]:
+        """The stem and every cell (the stages AZ-NAS's proxies read)."""
+        return [self.stem, *self.cells]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)
         for cell in self.cells:

@@ -435,6 +435,10 @@ class NB101Network(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.classifier = nn.Linear(c_out, num_classes)
 
+    def feature_stages(self) -> list[nn.Module]:
+        """The stem and every cell, not the max-pools between stacks (the stages AZ-NAS's proxies read)."""
+        return [self.layers[0]] + [m for m in self.layers if isinstance(m, NB101Cell)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layers(x)
         return self.classifier(torch.flatten(torch.mean(x, dim=(2, 3), keepdim=True), 1))

@@ -289,6 +289,10 @@ class NB201Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
+    def feature_stages(self) -> list[nn.Module]:
+        """The stem and every cell and reduction block: the stages AZ-NAS's proxies read (as in the authors' NB201 code)."""
+        return [self.stem, *self.cells]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lastact(self.cells(self.stem(x)))
         return self.classifier(torch.flatten(self.global_pooling(x), 1))

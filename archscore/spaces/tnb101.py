@@ -397,6 +397,10 @@ class TNB101Encoder(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.out_channels = c
 
+    def feature_stages(self) -> list[nn.Module]:
+        """The stem and every cell or residual block (the stages AZ-NAS's proxies read)."""
+        return [self.stem, *self.layers]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self.stem(x))
 
@@ -408,6 +412,10 @@ class ClassifierNet(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.fc = nn.Linear(encoder.out_channels, n_out)
+
+    def feature_stages(self) -> list[nn.Module]:
+        """The encoder's stages (AZ-NAS's proxies read them)."""
+        return self.encoder.feature_stages()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.encoder(x), 1), 1))
@@ -421,6 +429,10 @@ class JigsawNet(nn.Module):
         self.encoder = encoder
         self.pieces = pieces
         self.fc = nn.Linear(encoder.out_channels * pieces, n_out)
+
+    def feature_stages(self) -> list[nn.Module]:
+        """The encoder's stages (AZ-NAS's proxies read them)."""
+        return self.encoder.feature_stages()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or x.shape[1] != self.pieces:
