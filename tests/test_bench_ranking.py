@@ -37,3 +37,21 @@ def test_orientation_and_ensemble_follow_the_registry():
     assert ensemble_scores(cols, valid)[2] < min(np.delete(want, 2))
     with pytest.raises(KeyError):
         ensemble_scores({"meco": cols["meco"]}, valid)
+
+
+def test_with_aggregates_adds_az_nas_only_when_its_four_proxies_are_there():
+    from archscore.bench.ranking import AZ_NAS, with_aggregates
+    from archscore.proxies.az_nas import AZ_NAS_PROXIES
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=60)
+    cols = {p: y + rng.normal(0, 1, 60) for p in DEFAULT_PROXIES}
+    out = with_aggregates(cols, ["meco"])
+    assert list(out) == ["meco", ENSEMBLE]  # no AZ-NAS proxies computed: no AZ-NAS row
+    # az_trainability ranks nearly against flops: zc:ensemble's anchor would drop it, AZ-NAS's aggregate keeps all four
+    cols |= {"az_expressivity": y + rng.normal(0, 1, 60), "az_progressivity": rng.normal(size=60), "az_trainability": -cols["flops"]}
+    out = with_aggregates(cols, ["meco"], valid=[True] * 59 + [False])
+    assert list(out) == ["meco", ENSEMBLE, AZ_NAS]
+    want = rank_aggregate({p: cols[p] for p in AZ_NAS_PROXIES}, valid=[True] * 59 + [False])
+    np.testing.assert_array_equal(out[AZ_NAS], want)
+    assert list(oriented(AZ_NAS, np.array([3.0, 1.0]))) == [3.0, 1.0]

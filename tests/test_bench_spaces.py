@@ -204,3 +204,11 @@ def test_ensemble_on_our_scores_by_hand():
     (c,) = checks
     assert c["check"] == "t: zc:ensemble on our scores >= best computed proxy (nwot)"
     assert c["passed"] == (out["zc:ensemble"]["spearman"] >= out["nwot"]["spearman"]) and not c["passed"]
+    assert "az_nas" not in out  # AZ-NAS's proxies were not computed
+    # with them: AZ-NAS's own aggregate (all four, no anchor) is reported, and is not a candidate "best single"
+    cols |= {"az_expressivity": y + rng.normal(0, 0.3, 80), "az_progressivity": rng.normal(size=80),
+             "az_trainability": y + rng.normal(0, 2, 80)}
+    res, checks = _ensemble_on_ours(cols, y, names + ["az_expressivity"], "t", n_boot=10, seed=0)
+    az = ("az_expressivity", "az_progressivity", "az_trainability", "flops")
+    assert res["proxies"]["az_nas"]["spearman"] == pytest.approx(spearmanr(rank_aggregate({p: cols[p] for p in az}), y)[0])
+    assert res["proxies"]["az_nas"]["proxies"] == list(az) and res["best_single"] in names + ["az_expressivity"]

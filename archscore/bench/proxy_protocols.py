@@ -28,7 +28,7 @@ from archscore.bench.cache import ScoreCache, fingerprint
 from archscore.bench.proxy_targets import (AGREEMENT_TARGETS, COST_TARGET, ENSEMBLE_TARGET, PUBLISHED, PUBLISHED_MARGIN,
                                            RESNET_COST_TARGET,
                                            REF_COLUMNS, REF_MARGIN)
-from archscore.bench.ranking import ENSEMBLE, directions, ensemble_scores, oriented, rank_scores
+from archscore.bench.ranking import ENSEMBLE, directions, oriented, rank_scores, with_aggregates
 from archscore.bench.report import check
 from archscore.metrics import bootstrap_ci, kendall, spearman
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, rank_aggregate
@@ -159,7 +159,7 @@ def run_full(args, scorer: Scorer, bench, requested: list[str], targets: list[st
     archs = [bench.archs[i] for i in rows]
     cols, suite_ms = scorer.table(archs, progress, "full space")
     rows, archs = rows[: len(suite_ms)], archs[: len(suite_ms)]
-    cols = {p: cols[p] for p in requested} | {ENSEMBLE: ensemble_scores(cols, [a.is_connected() for a in archs])}
+    cols = with_aggregates(cols, requested, [a.is_connected() for a in archs])
     res: dict[str, Any] = {"n": len(archs), "n_planned": args.n, "n_connected": int(sum(a.is_connected() for a in archs)), "seed": args.seed,
                            "indices": [int(i) for i in table.index[rows]], "targets": targets, "suite_ms_median": float(np.median(suite_ms)),
                            "proxies": {}}
@@ -199,7 +199,7 @@ def run_hard(args, scorer: Scorer, bench, requested: list[str], target: str, ref
     y = table.loc[ref["index"], target].to_numpy(dtype=float)
     cols, suite_ms = scorer.table(archs, progress, "hard (connected)")
     archs, y, ref = archs[: len(suite_ms)], y[: len(suite_ms)], ref.iloc[: len(suite_ms)]
-    cols = {p: cols[p] for p in requested} | {ENSEMBLE: ensemble_scores(cols, [a.is_connected() for a in archs])}
+    cols = with_aggregates(cols, requested, [a.is_connected() for a in archs])
     res: dict[str, Any] = {"n": len(archs), "n_planned": len(pos_list), "target": target, "reference_file": str(ref_path),
                            "network": args.hard_network,
                            "suite_ms_median": float(np.median(suite_ms)), "proxies": {}}

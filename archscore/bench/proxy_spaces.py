@@ -53,7 +53,8 @@ import torch
 
 import archscore
 from archscore.bench.proxy_protocols import Scorer, correlations
-from archscore.bench.ranking import directions, ensemble_scores, oriented
+from archscore.bench.ranking import AZ_NAS, directions, ensemble_scores, oriented, with_aggregates
+from archscore.proxies.az_nas import AZ_NAS_PROXIES
 from archscore.bench.report import Report, Table, add_checks, check, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
@@ -219,6 +220,9 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
     members = [p for p in DEFAULT_PROXIES if p in cols]
     kept = anchored_proxies({p: cols[p] for p in members}, directions(members))
     out[ENSEMBLE] = correlations(y, ensemble_scores(cols, proxies=members), n_boot=n_boot, seed=seed) | {"proxies": kept}
+    az = with_aggregates(cols, [])
+    if AZ_NAS in az:
+        out[AZ_NAS] = correlations(y, az[AZ_NAS], n_boot=n_boot, seed=seed) | {"proxies": list(AZ_NAS_PROXIES)}
     singles = {p: out[p]["spearman"] for p in names if out[p]["spearman"] is not None}
     best = max(singles, key=lambda p: singles[p]) if singles else None
     checks = []
@@ -275,6 +279,8 @@ def build_report(results: dict[str, Any]) -> Report:
                            "with Spearman <= 0.2 with flops over these architectures, log-rank aggregated (what "
                            "create_estimator('zc:ensemble') computes; no labels read)",
                            f"best single proxy: {ours['best_single'] or 'n/a'}, chosen with the labels among the proxies computed here",
+                           *([f"{AZ_NAS}: AZ-NAS's own score, the log-rank aggregate of its four proxies without the anchor "
+                              "(Lee & Ham 2024)"] if AZ_NAS in ours["proxies"] else []),
                            table=table)
     add_checks(report, results["checks"])
     return report

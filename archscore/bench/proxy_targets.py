@@ -22,6 +22,7 @@ PUBLISHED: dict[str, tuple[float, str, str]] = {
     "zico": (0.78, "test_acc_200ep", "Li et al. 2023 (ZiCo)"),
     "meco": (0.89, "test_acc_200ep", "Jiang et al. 2023 (MeCo)"),
     "zc:ensemble": (0.91, "test_acc_200ep", "AZ-NAS (Lee & Ham 2024), its own combination"),
+    "az_nas": (0.91, "test_acc_200ep", "Lee & Ham 2024 (AZ-NAS)"),
 }
 
 #: Reference-code column of each proxy in the reference CSVs.
