@@ -76,8 +76,13 @@ the ranks of the connected ones, so they do not shift them.
 Deviation from AZ-NAS: AZ-NAS aggregates four proxies of its own
 (expressivity, progressivity, trainability, FLOPs) computed from feature
 statistics; this ensemble aggregates proxies from archscore's suite instead,
-with the same log-rank rule. A proxy that is NaN for some candidate (undefined
-there) is left out of that candidate's mean instead of failing the call.
+with the same log-rank rule. AZ-NAS itself is available too: its proxies are
+``az_expressivity``, ``az_progressivity`` and ``az_trainability``
+(:mod:`archscore.proxies.az_nas`) and its score is
+``create_estimator("zc:ensemble", proxies=AZ_NAS_PROXIES, anchor=None)``
+(the row ``az_nas`` of the proxy benchmarks' results pages). A proxy that is
+NaN for some candidate (undefined there) is left out of that candidate's mean
+instead of failing the call.
 """
 
 from __future__ import annotations
