@@ -54,7 +54,6 @@ import torch
 import archscore
 from archscore.bench.proxy_protocols import Scorer, correlations
 from archscore.bench.ranking import AZ_NAS, directions, ensemble_scores, oriented, with_aggregates
-from archscore.proxies.az_nas import AZ_NAS_PROXIES
 from archscore.bench.report import Report, Table, add_checks, check, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
@@ -62,6 +61,7 @@ from archscore.data import load_batch, resolve_data_file
 from archscore.metrics import spearman
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, anchored_proxies, rank_aggregate
 from archscore.proxies import list_proxies
+from archscore.proxies.az_nas import AZ_NAS_PROXIES
 
 logger = logging.getLogger(__name__)
 
