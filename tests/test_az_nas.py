@@ -169,3 +169,22 @@ def test_every_space_network_declares_its_stages():
         stages = net.feature_stages()
         assert len(stages) >= 4 and all(isinstance(m, nn.Module) for m in stages), name
     assert AZ_NAS_PROXIES[-1] == "flops" and set(AZ) <= set(P.list_proxies())
+
+
+class _Counted(Net):
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        return super().forward(x)
+
+
+def test_az_proxies_make_one_pass_and_no_shared_forward_is_run_for_them():
+    torch.manual_seed(0)
+    net, x = _Counted(), torch.randn(8, 3, 16, 16)
+    _Counted.calls = 0
+    P.compute(net, x, None, AZ)
+    assert _Counted.calls == 2  # the engine's 2-sample probe + AZ-NAS's own pass on noise
+    _Counted.calls = 0
+    P.compute(net, x, None, ["az_expressivity", "nwot"])
+    assert _Counted.calls == 3  # + nwot's forward-only pass

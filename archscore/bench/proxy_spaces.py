@@ -53,7 +53,7 @@ import torch
 
 import archscore
 from archscore.bench.proxy_protocols import Scorer, correlations
-from archscore.bench.ranking import AZ_NAS, directions, ensemble_scores, oriented, with_aggregates
+from archscore.bench.ranking import AZ_NAS, directions, oriented, with_aggregates
 from archscore.bench.report import Report, Table, add_checks, check, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
@@ -217,12 +217,11 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
     "best_single": name or None}, checks)``.
     """
     out = {p: correlations(y, oriented(p, cols[p]), n_boot=n_boot, seed=seed) for p in names}
-    members = [p for p in DEFAULT_PROXIES if p in cols]
-    kept = anchored_proxies({p: cols[p] for p in members}, directions(members))
-    out[ENSEMBLE] = correlations(y, ensemble_scores(cols, proxies=members), n_boot=n_boot, seed=seed) | {"proxies": kept}
-    az = with_aggregates(cols, [])
-    if AZ_NAS in az:
-        out[AZ_NAS] = correlations(y, az[AZ_NAS], n_boot=n_boot, seed=seed) | {"proxies": list(AZ_NAS_PROXIES)}
+    kept = anchored_proxies({p: cols[p] for p in DEFAULT_PROXIES}, directions(DEFAULT_PROXIES))
+    aggregates = with_aggregates(cols, [])  # zc:ensemble, and AZ-NAS's score when its proxies were computed
+    out[ENSEMBLE] = correlations(y, aggregates[ENSEMBLE], n_boot=n_boot, seed=seed) | {"proxies": kept}
+    if AZ_NAS in aggregates:
+        out[AZ_NAS] = correlations(y, aggregates[AZ_NAS], n_boot=n_boot, seed=seed) | {"proxies": list(AZ_NAS_PROXIES)}
     singles = {p: out[p]["spearman"] for p in names if out[p]["spearman"] is not None}
     best = max(singles, key=lambda p: singles[p]) if singles else None
     checks = []

@@ -52,6 +52,7 @@ IDENTITY_STAGE_SCORE = -1e6
 
 CITATION = "Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search, CVPR 2024"
 
+
 def kaiming_fan_in_init(model: nn.Module) -> None:
     """AZ-NAS's default initialisation: Kaiming-normal fan-in conv/linear weights, zero biases, norm affine 1/0."""
     with torch.no_grad():
@@ -198,11 +199,10 @@ class AZStages(Provider):
 
     name = "az_stages"
     description = "AZ-NAS: spectral entropy of every stage's features (and trainability terms) after a Kaiming re-initialisation"
+    own_pass = True
 
     def result(self) -> dict[str, Any]:
         s = self.session
-        if s.token_inputs:  # providers run for every requested proxy at once, before the static checks apply
-            raise ProxyUndefinedError("AZ-NAS feeds Gaussian inputs, which integer token ids cannot be")
         with_grad = "az_trainability" in s.names
         stages = feature_stages(s.model, _stage_names(s))
         feats: list[torch.Tensor] = []

@@ -74,6 +74,9 @@ class Provider:
     #: The provider differentiates the loss gradient again: the shared forward runs
     #: with the math attention kernel, whose backward is differentiable.
     double_backward: ClassVar[bool] = False
+    #: The provider makes its own pass in :meth:`result` (e.g. on re-initialised weights): it takes no part in
+    #: the shared forward, which then does not run for it.
+    own_pass: ClassVar[bool] = False
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -133,6 +136,8 @@ def register_provider(cls: type[Provider]) -> type[Provider]:
         raise ValueError(f"provider class {cls.__name__} must set a non-empty string `name`")
     if cls.double_backward and not cls.loss_backward:
         raise ValueError(f"provider {cls.name!r}: double_backward needs loss_backward")
+    if cls.own_pass and cls.needs_graph():
+        raise ValueError(f"provider {cls.name!r}: own_pass excludes input_grad and loss_backward (the shared pass)")
     PROVIDERS.register(cls.name, cls, description=cls.description)
     return cls
 

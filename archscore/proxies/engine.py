@@ -376,7 +376,8 @@ class Session:
         """
         key = provider.name if isinstance(provider, type) and issubclass(provider, Provider) else provider
         if self._shared is None:
-            wanted = providers_for(self.names)
+            # a provider read only by proxies that are undefined for this batch anyway is not computed
+            wanted = providers_for(n for n in self.names if _static_undefined(n, self) is None)
             with caller_rng_preserved(self.device):
                 seed_all(self.seed)
                 self._shared = run_providers(self, [PROVIDERS.get(u)(self) for u in wanted])
@@ -440,11 +441,12 @@ def run_providers(s: Session, providers: list[Provider]) -> dict[str, Any]:
 
     Gradient providers share one train-mode forward per chunk; hook-only
     providers ride on it when the batch is not split, else get one
-    forward-only pass. A provider's :class:`ProxyUndefinedError` becomes its
-    result (raised when a proxy reads it).
+    forward-only pass; an :attr:`~Provider.own_pass` provider gets neither
+    (its :meth:`~Provider.result` makes its pass). A provider's
+    :class:`ProxyUndefinedError` becomes its result (raised when a proxy reads it).
     """
     graph = [p for p in providers if p.needs_graph()]
-    hook_only = [p for p in providers if not p.needs_graph()]
+    hook_only = [p for p in providers if not p.needs_graph() and not p.own_pass]
     riding = hook_only if graph and s.split == 1 else []
     if graph:
         _graph_pass(s, graph, riding)
