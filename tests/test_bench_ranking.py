@@ -55,3 +55,15 @@ def test_with_aggregates_adds_az_nas_only_when_its_four_proxies_are_there():
     want = rank_aggregate({p: cols[p] for p in AZ_NAS_PROXIES}, valid=[True] * 59 + [False])
     np.testing.assert_array_equal(out[AZ_NAS], want)
     assert list(oriented(AZ_NAS, np.array([3.0, 1.0]))) == [3.0, 1.0]
+
+
+def test_best_combination_picks_the_first_best_subset_with_the_labels():
+    from archscore.bench.ranking import best_combination
+
+    y = np.arange(6.0)
+    cols = {"meco": y.copy(), "jacov": y[::-1].copy(), "synflow": y.copy()}
+    combo, scores = best_combination(cols, y, ["meco", "jacov", "synflow"])
+    assert combo == ("meco", "synflow")  # Spearman 1; ("meco", "jacov") comes first but ranks at random
+    np.testing.assert_allclose(scores, np.log((y + 1) / 6))  # both ranks r/n, mean of their logs
+    assert best_combination(cols, y, ["meco"]) is None
+    assert best_combination(cols, y, ["meco", "jacov"], sizes=(2,))[0] == ("meco", "jacov")

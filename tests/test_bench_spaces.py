@@ -108,11 +108,13 @@ def test_compute_on_nb101_matches_params_exactly(tmp_path):
     assert comp["n"] == 6 and set(comp["proxies"]) == {"params", "snip"}  # compared: the recorded ones computed
     # ours: the proxies asked for plus zc:ensemble's own set, and the ensemble itself (all kept below 50 candidates)
     ours = comp["ours"]["proxies"]
-    assert list(ours) == ["params", "snip", "nwot", "meco", "jacov", "synflow", "flops", "zc:ensemble"]
+    assert list(ours) == ["params", "snip", "nwot", "meco", "jacov", "synflow", "flops", "zc:ensemble", "oracle combination"]
     assert ours["zc:ensemble"]["proxies"] == ["meco", "jacov", "synflow", "flops"]
     assert ours["params"]["spearman"] == pytest.approx(p_ours := comp["proxies"]["params"]["ours"]["spearman"])
     best = comp["ours"]["best_single"]
-    assert ours[best]["spearman"] == max(e["spearman"] for k, e in ours.items() if k != "zc:ensemble" and e["spearman"] is not None)
+    assert ours[best]["spearman"] == max(e["spearman"] for k, e in ours.items()
+                                         if k not in ("zc:ensemble", "oracle combination") and e["spearman"] is not None)
+    assert ours["oracle combination"]["spearman"] >= ours["zc:ensemble"]["spearman"] - 1e-12  # the oracle may pick the default set
     assert p_ours <= ours[best]["spearman"]
     p = comp["proxies"]["params"]
     assert p["agreement"] == pytest.approx(1.0) and p["difference"]["value"] == pytest.approx(0.0)
@@ -200,6 +202,13 @@ def test_ensemble_on_our_scores_by_hand():
     assert out["zc:ensemble"]["spearman"] == pytest.approx(spearmanr(ensemble_score(members), y)[0])
     assert out["zc:ensemble"]["spearman"] == pytest.approx(spearmanr(rank_aggregate({p: cols[p] for p in ("meco", "synflow", "flops")}), y)[0])
     assert res["best_single"] == "nwot"  # the least noisy, picked with the labels
+    # the oracle combination: the best of every 2-4 subset's log-rank, by hand
+    from itertools import combinations
+    by_hand = max((spearmanr(rank_aggregate({p: cols[p] for p in c}), y)[0], c)  # all five: higher is better
+                  for k in (2, 3, 4) for c in combinations(names, k))
+    assert out["oracle combination"]["spearman"] == pytest.approx(by_hand[0])
+    assert out["oracle combination"]["proxies"] == list(by_hand[1])
+    assert "nwot" in by_hand[1] and out["oracle combination"]["spearman"] >= out["nwot"]["spearman"] - 0.05
     assert out["jacov"]["spearman"] == pytest.approx(spearmanr(cols["jacov"], y)[0])
     (c,) = checks
     assert c["check"] == "t: zc:ensemble on our scores >= best computed proxy (nwot)"

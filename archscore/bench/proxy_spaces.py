@@ -53,7 +53,7 @@ import torch
 
 import archscore
 from archscore.bench.proxy_protocols import Scorer, correlations
-from archscore.bench.ranking import AZ_NAS, directions, oriented, with_aggregates
+from archscore.bench.ranking import AZ_NAS, ORACLE, best_combination, directions, oriented, with_aggregates
 from archscore.bench.report import Report, Table, add_checks, check, command_line, publish_results, settings_from_args
 from archscore.bench.suite_zero import (COMPUTE_SPACES, agreement_proxies, complete_rows, ensemble_proxies, load_task,
                                         recorded_proxies, resolve_tasks, space_file)
@@ -212,8 +212,10 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
     """``zc:ensemble`` as a user gets it (its default proxies, anchored, on our scores) against every proxy we computed.
 
     Each proxy is oriented by its registered ``higher_is_better``; the best
-    single proxy is picked with the labels (an oracle choice). Check: the
-    ensemble >= that proxy. Returns ``({"proxies": {name: correlations},
+    single proxy is picked with the labels (an oracle choice), and so is the
+    best log-rank combination of 2-4 of them (:func:`best_combination`, row
+    ``oracle combination``: the ceiling of any label-free subset rule). Check:
+    the ensemble >= the best single proxy. Returns ``({"proxies": {name: correlations},
     "best_single": name or None}, checks)``.
     """
     out = {p: correlations(y, oriented(p, cols[p]), n_boot=n_boot, seed=seed) for p in names}
@@ -224,6 +226,9 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
         out[AZ_NAS] = correlations(y, aggregates[AZ_NAS], n_boot=n_boot, seed=seed) | {"proxies": list(AZ_NAS_PROXIES)}
     singles = {p: out[p]["spearman"] for p in names if out[p]["spearman"] is not None}
     best = max(singles, key=lambda p: singles[p]) if singles else None
+    oracle = best_combination(cols, y, list(singles))
+    if oracle is not None:
+        out[ORACLE] = correlations(y, oracle[1], n_boot=n_boot, seed=seed) | {"proxies": list(oracle[0])}
     checks = []
     if best is not None:
         checks.append(check(f"{task}: {ENSEMBLE} on our scores >= best computed proxy ({best})", out[ENSEMBLE]["spearman"],
@@ -280,6 +285,9 @@ def build_report(results: dict[str, Any]) -> Report:
                            f"best single proxy: {ours['best_single'] or 'n/a'}, chosen with the labels among the proxies computed here",
                            *([f"{AZ_NAS}: AZ-NAS's own score, the log-rank aggregate of its four proxies without the anchor "
                               "(Lee & Ham 2024)"] if AZ_NAS in ours["proxies"] else []),
+                           *([f"{ORACLE}: the log-rank combination of 2-4 of the proxies above with the highest Spearman, "
+                              "picked with the labels: what the best label-free choice of a subset could reach at most"]
+                             if ORACLE in ours["proxies"] else []),
                            table=table)
     add_checks(report, results["checks"])
     return report

@@ -4,6 +4,7 @@ ranking rule), with each proxy's direction taken from its registry entry."""
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -16,6 +17,8 @@ from archscore.proxies.az_nas import AZ_NAS_PROXIES
 ENSEMBLE = "zc:ensemble"
 #: Name of AZ-NAS's own score (the log-rank aggregate of its four proxies, no anchor) in tables.
 AZ_NAS = "az_nas"
+#: Name of the best log-rank combination picked with the labels (an upper bound for any label-free choice) in tables.
+ORACLE = "oracle combination"
 
 
 def directions(names: Sequence[str]) -> dict[str, bool]:
@@ -41,10 +44,33 @@ def with_aggregates(cols: Mapping[str, np.ndarray], names: Sequence[str], valid:
     return out
 
 
+def best_combination(cols: Mapping[str, np.ndarray], y: np.ndarray, names: Sequence[str],
+                     sizes: Sequence[int] = (2, 3, 4)) -> tuple[tuple[str, ...], np.ndarray] | None:
+    """The log-rank combination of ``names`` with the highest Spearman against ``y``, and its scores.
+
+    An *oracle*: the subset is picked with the labels, so it bounds what any
+    label-free choice of a subset of these proxies (each with its registered
+    direction) can reach with the log-rank rule. Subsets of every size in
+    ``sizes``; the first of equal Spearman in ``combinations`` order wins.
+    None when fewer than two proxies are given.
+    """
+    from archscore.metrics import spearman
+
+    y = np.asarray(y, dtype=float)
+    best, best_rho = None, -np.inf
+    for k in sizes:
+        for combo in combinations(names, k):
+            scores = rank_aggregate({p: cols[p] for p in combo}, directions(combo))
+            rho = spearman(y, scores)
+            if rho > best_rho:
+                best, best_rho = (combo, scores), rho
+    return best
+
+
 def oriented(name: str, values: np.ndarray) -> np.ndarray:
     """Scores turned so that higher is better (the aggregates' already are)."""
     values = np.asarray(values, dtype=float)
-    if name in (ENSEMBLE, AZ_NAS) or proxy_info(name)["higher_is_better"]:
+    if name in (ENSEMBLE, AZ_NAS, ORACLE) or proxy_info(name)["higher_is_better"]:
         return values
     return -values
 
