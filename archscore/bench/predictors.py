@@ -64,10 +64,12 @@ DEFAULT_PREDICTORS = (
     "gnn:-@200",
 )
 #: Defaults on the NAS-Bench-Suite-Zero spaces (``--space`` other than nb201): with and without the recorded proxies
-#: as features, and XGBoost on the proxies alone (Suite-Zero's predictor).
+#: as features (also with the one-hot ops by position, which a chain-shaped macro architecture needs: its path
+#: encoding is one path, i.e. the architecture's identity), and XGBoost on the proxies alone (Suite-Zero's predictor).
 SPACE_PREDICTORS = (
     "surrogate:-",
     "surrogate:graph_features+path+zc",
+    "surrogate:graph_features+path+onehot+zc",
     "xgb:onehot",
     "xgb:onehot+zc",
     "xgb:zc",
