@@ -114,7 +114,7 @@ def test_compute_on_nb101_matches_params_exactly(tmp_path):
     best = comp["ours"]["best_single"]
     assert ours[best]["spearman"] == max(e["spearman"] for k, e in ours.items()
                                          if k not in ("zc:ensemble", "oracle combination") and e["spearman"] is not None)
-    assert ours["oracle combination"]["spearman"] >= ours["zc:ensemble"]["spearman"] - 1e-12  # the oracle may pick the default set
+    assert ours["oracle combination"]["spearman"] >= ours["zc:ensemble"]["spearman"] - 1e-12  # the ensemble's set is one of its subsets
     assert p_ours <= ours[best]["spearman"]
     p = comp["proxies"]["params"]
     assert p["agreement"] == pytest.approx(1.0) and p["difference"]["value"] == pytest.approx(0.0)
