@@ -214,9 +214,9 @@ def _ensemble_on_ours(cols: dict[str, np.ndarray], y: np.ndarray, names: list[st
     Each proxy is oriented by its registered ``higher_is_better``; the best
     single proxy is picked with the labels (an oracle choice), and so is the
     best log-rank combination of 2-4 of them (:func:`best_combination`, row
-    ``oracle combination``: the ceiling of any label-free subset rule). Check:
-    the ensemble >= the best single proxy. Returns ``({"proxies": {name: correlations},
-    "best_single": name or None}, checks)``.
+    ``oracle combination``: the ceiling of any label-free subset rule).
+    Check: the ensemble >= the best single proxy. Returns
+    ``({"proxies": {name: correlations}, "best_single": name or None}, checks)``.
     """
     out = {p: correlations(y, oriented(p, cols[p]), n_boot=n_boot, seed=seed) for p in names}
     kept = anchored_proxies({p: cols[p] for p in DEFAULT_PROXIES}, directions(DEFAULT_PROXIES))

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from archscore.metrics import spearman
 from archscore.predictors.zc_ensemble import DEFAULT_PROXIES, ensemble_score, rank_aggregate
 from archscore.proxies import proxy_info
 from archscore.proxies.az_nas import AZ_NAS_PROXIES
@@ -19,6 +20,8 @@ ENSEMBLE = "zc:ensemble"
 AZ_NAS = "az_nas"
 #: Name of the best log-rank combination picked with the labels (an upper bound for any label-free choice) in tables.
 ORACLE = "oracle combination"
+#: Rows that are aggregates of proxies, already oriented so that higher is better.
+AGGREGATES = (ENSEMBLE, AZ_NAS, ORACLE)
 
 
 def directions(names: Sequence[str]) -> dict[str, bool]:
@@ -54,8 +57,6 @@ def best_combination(cols: Mapping[str, np.ndarray], y: np.ndarray, names: Seque
     ``sizes``; the first of equal Spearman in ``combinations`` order wins.
     None when fewer than two proxies are given.
     """
-    from archscore.metrics import spearman
-
     y = np.asarray(y, dtype=float)
     best, best_rho = None, -np.inf
     for k in sizes:
@@ -70,7 +71,7 @@ def best_combination(cols: Mapping[str, np.ndarray], y: np.ndarray, names: Seque
 def oriented(name: str, values: np.ndarray) -> np.ndarray:
     """Scores turned so that higher is better (the aggregates' already are)."""
     values = np.asarray(values, dtype=float)
-    if name in (ENSEMBLE, AZ_NAS, ORACLE) or proxy_info(name)["higher_is_better"]:
+    if name in AGGREGATES or proxy_info(name)["higher_is_better"]:
         return values
     return -values
 
